@@ -1,0 +1,1 @@
+"""airlock: a Task SDK and task runtime for data pipelines."""

@@ -1,0 +1,1 @@
+"""The database: SQLAlchemy models, engines and sessions, and the Alembic migrations."""

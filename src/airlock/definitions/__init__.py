@@ -1,0 +1,1 @@
+"""What users write: DAGs, operators, TaskFlow decorators, XCom references, dependencies."""

@@ -1,0 +1,1 @@
+"""What runs a task: the runner<->supervisor protocol, the task runner and the supervisor."""
