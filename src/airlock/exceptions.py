@@ -19,7 +19,8 @@ The tree::
     TaskControlException            raised by task code to choose its outcome
     ├── AirlockSkipException        end the task as skipped
     ├── AirlockFailException        fail now, without retrying
-    └── AirlockTaskTimeout          the task ran past its execution_timeout (retryable)
+    ├── AirlockTaskTimeout          the task ran past its execution_timeout (retryable)
+    └── AirlockTaskTerminated       the supervisor stopped the task (SIGTERM)
 """
 
 from __future__ import annotations
@@ -133,3 +134,7 @@ class AirlockFailException(TaskControlException):
 
 class AirlockTaskTimeout(TaskControlException):
     """Raised inside a task that ran past its ``execution_timeout``; retries apply."""
+
+
+class AirlockTaskTerminated(TaskControlException):
+    """Raised inside a task whose supervisor stopped it (SIGTERM); retries apply."""

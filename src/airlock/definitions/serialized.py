@@ -52,3 +52,24 @@ class SerializedDag(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=Tru
             if task.task_id == task_id:
                 return task
         raise KeyError(f"DAG {self.dag_id!r} has no task {task_id!r}")
+
+
+class ParseError(msgspec.Struct, kw_only=True, frozen=True):
+    """Why a DAG file could not be parsed: its path, the line (when known), and the message."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.message}"
+
+
+class ParseResult(msgspec.Struct, kw_only=True, frozen=True):
+    """What parsing one DAG file produced: its DAGs, or the error that stopped it."""
+
+    path: str
+    dags: tuple[SerializedDag, ...] = ()
+    error: ParseError | None = None
+    duration: float = 0.0

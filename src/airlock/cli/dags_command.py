@@ -1,0 +1,108 @@
+"""``airlock dags ...``: run a DAG file locally (``dags test``)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from airlock.cli.progress import ProgressPrinter, print_summary
+from airlock.exceptions import ConfigError
+
+if TYPE_CHECKING:
+    from airlock.local_run import RunReport
+
+EXIT_FAILED = 1
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add ``dags`` and its subcommands."""
+    dags = commands.add_parser("dags", help="work with DAGs")
+    sub = dags.add_subparsers(dest="dags_command", required=True, metavar="COMMAND")
+    test = sub.add_parser(
+        "test",
+        help="run one DAG end to end on this machine",
+        description="Run every task of a DAG through supervisor, runner and Execution API, "
+        "on a fresh SQLite database (or AIRLOCK_DATABASE_URL). Exit 0 if the run succeeded, "
+        "1 if it failed, 2 if it could not start.",
+    )
+    test.add_argument("dag_file", type=Path, help="the DAG file")
+    test.add_argument("--dag-id", help="the DAG to run, when the file defines several")
+    test.add_argument(
+        "--logical-date", type=_iso_datetime, help="ISO date or datetime (default: now, UTC)"
+    )
+    test.add_argument("--conf", type=_json_object, default={}, help="run conf as a JSON object")
+    test.add_argument("--json", type=Path, dest="json_report", help="write a JSON report here")
+    test.add_argument(
+        "--parallelism",
+        type=_positive_int,
+        default=os.cpu_count() or 2,
+        help="task instances running at once (default: the number of cores)",
+    )
+    test.add_argument(
+        "--api",
+        choices=["in-process", "http"],
+        default="in-process",
+        help="serve the Execution API in-process (default) or over HTTP on a loopback port",
+    )
+    test.add_argument("--quiet", action="store_true", help="print only the summary")
+    test.set_defaults(handler=run_dags_test)
+
+
+def run_dags_test(args: argparse.Namespace) -> int:
+    """Handle ``airlock dags test``."""
+    from airlock.local_run import LocalDagRun, LocalRunOptions  # noqa: PLC0415 -- heavy imports
+    from airlock.settings import Settings  # noqa: PLC0415
+
+    if not args.dag_file.is_file():
+        raise ConfigError(f"{args.dag_file}: no such file")
+    options = LocalRunOptions(
+        dag_file=args.dag_file,
+        dag_id=args.dag_id,
+        logical_date=args.logical_date,
+        conf=args.conf,
+        parallelism=args.parallelism,
+        api=args.api,
+    )
+    progress = ProgressPrinter(quiet=args.quiet)
+    report = LocalDagRun(options, Settings.from_env(), on_change=progress).run()
+    print_summary(report)
+    if args.json_report is not None:
+        _write_report(args.json_report, report)
+    return 0 if report.succeeded else EXIT_FAILED
+
+
+def _write_report(path: Path, report: RunReport) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report.to_json(), indent=2, default=str) + "\n")
+
+
+def _iso_datetime(text: str) -> datetime:
+    try:
+        value = datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date or datetime") from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _json_object(text: str) -> dict[str, Any]:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise argparse.ArgumentTypeError(f"--conf is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise argparse.ArgumentTypeError("--conf must be a JSON object")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value

@@ -1,0 +1,364 @@
+"""The supervisor: runs task instances, each in its own runner process, from one event loop.
+
+For each try it starts a runner, moves the task instance to running through the API, sends the
+runner its ``StartupDetails``, then serves the runner's requests, heartbeats, enforces the
+execution timeout and writes the try's log, until the runner exits. If the runner did not report
+how the try ended, the supervisor reports it (failed, or up_for_retry while tries remain) with
+the cause: exit code, signal, or timeout. Only the supervisor holds the task instance's token.
+
+The parts live in their own modules: process lifecycle (``process``), request dispatch
+(``dispatch``), the log file (``log_sink``); this module ties them together per try.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import getpass
+import os
+import socket
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Final
+
+import httpx
+
+from airlock.api.models import HeartbeatRequest, TIFailed, TIRetry, TIRunRequest, TIStateUpdate
+from airlock.exceptions import ApiConflictError, ApiError, ProtocolError
+from airlock.execution.dispatch import RequestDispatcher
+from airlock.execution.frames import (
+    HEADER_SIZE,
+    FrameError,
+    body_length,
+    decode_request,
+    encode_frame,
+)
+from airlock.execution.log_sink import TaskLogSink, split_lines
+from airlock.execution.masking import SecretsMasker
+from airlock.execution.process import (
+    RunnerProcess,
+    describe_exit,
+    runner_environment,
+    spawn_runner,
+)
+from airlock.execution.protocol import ErrorKind, ErrorResponse, ResponseFrame, StartupDetails
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from airlock.api.client import ExecutionApiClient, TaskApi
+    from airlock.api.models import TaskInstanceKey, TIRunContext
+    from airlock.execution.workload import ExecuteTask
+    from airlock.settings import Settings
+
+_SERVER_GONE_STATUSES: Final = frozenset({404, 409, 410})
+_MAX_HEARTBEAT_MISSES: Final = 3
+_DRAIN_TIMEOUT: Final = 2.0
+
+
+@dataclass(frozen=True)
+class TaskEvent:
+    """A change in a supervised try, for progress displays: ``running`` or ``finished``."""
+
+    kind: str
+    ti: TaskInstanceKey
+    state: str | None = None
+    reason: str | None = None
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    """How a supervised try ended, as far as the supervisor knows.
+
+    ``state`` is the terminal state the API accepted (``None`` if the try never started or the
+    server refused every report); ``reason`` says why it failed, when it did.
+    """
+
+    ti: TaskInstanceKey
+    state: str | None
+    reason: str | None
+    exit_code: int | None
+    duration: float
+
+
+def update_state(update: TIStateUpdate) -> str:
+    """The state name a state update moves to."""
+    return str(type(update).__struct_config__.tag)
+
+
+class Supervisor:
+    """Supervises any number of concurrent tries, each in its own runner process.
+
+    Args:
+        client: the Execution API client (one connection pool for all tries).
+        settings: heartbeat interval, grace periods and limits.
+        on_event: called when a try starts running and when it finishes.
+    """
+
+    def __init__(
+        self,
+        client: ExecutionApiClient,
+        settings: Settings,
+        *,
+        on_event: Callable[[TaskEvent], None] | None = None,
+    ) -> None:
+        self.client = client
+        self.settings = settings
+        self.hostname = socket.gethostname()
+        self.unixname = getpass.getuser()
+        self._on_event = on_event or (lambda _event: None)
+
+    def emit(self, event: TaskEvent) -> None:
+        """Tell the progress listener about ``event``."""
+        self._on_event(event)
+
+    async def run(self, workload: ExecuteTask) -> TaskOutcome:
+        """Run one try to its end and return how it ended."""
+        return await _SupervisedTry(self, workload).run()
+
+
+class _SupervisedTry:
+    """One try under supervision: its runner, token, log, heartbeat and timeout."""
+
+    def __init__(self, supervisor: Supervisor, workload: ExecuteTask) -> None:
+        self.sup = supervisor
+        self.settings = supervisor.settings
+        self.workload = workload
+        self.ti = workload.ti
+        self.masker = SecretsMasker()
+        self.sink = TaskLogSink(self.settings.logs_folder / workload.log_path, self.masker)
+        self.api: TaskApi = supervisor.client.for_task(workload.ti.id, workload.token)
+        self.stop_reason: str | None = None
+        self.server_refused: str | None = None
+        self.started_at = time.monotonic()
+
+    async def run(self) -> TaskOutcome:
+        proc = spawn_runner(runner_environment(os.environ))
+        loop = asyncio.get_running_loop()
+        proc.watch_exit(loop)
+        pumps = _OutputPumps(loop, proc, self.sink)
+        try:
+            return await self._supervise(proc, pumps)
+        finally:
+            pumps.close()
+            proc.close()
+            self.sink.close()
+
+    async def _supervise(self, proc: RunnerProcess, pumps: _OutputPumps) -> TaskOutcome:
+        context = await self._start(proc)
+        if context is None:
+            await proc.stop(grace=0)
+            return self._outcome(None, self.stop_reason, proc.returncode)
+        self.sup.emit(TaskEvent("running", self.ti))
+        dispatcher = RequestDispatcher(
+            self.api, self.ti, self.masker, xcom_max_bytes=self.settings.xcom_max_bytes
+        )
+        status = await self._watch(proc, context, dispatcher)
+        await pumps.drain(_DRAIN_TIMEOUT)
+        state, reason = await self._settle(status, context, dispatcher)
+        self.sink.supervisor("info", "try finished", state=state, reason=reason, exit_code=status)
+        return self._outcome(state, reason, status)
+
+    async def _start(self, proc: RunnerProcess) -> TIRunContext | None:
+        request = TIRunRequest(hostname=self.sup.hostname, pid=proc.pid, unixname=self.sup.unixname)
+        try:
+            context = await self.api.start(request)
+        except (ApiError, httpx.HTTPError) as exc:
+            self.stop_reason = f"the API refused to start the try: {exc}"
+            self.sink.supervisor("error", self.stop_reason)
+            return None
+        self.sink.supervisor("info", "starting runner", pid=proc.pid, try_number=context.try_number)
+        return context
+
+    async def _watch(
+        self, proc: RunnerProcess, context: TIRunContext, dispatcher: RequestDispatcher
+    ) -> int:
+        startup = StartupDetails(ti=self.ti, dag_file=self.workload.dag_file, run_context=context)
+        loop = asyncio.get_running_loop()
+        serving = asyncio.create_task(self._serve(proc, dispatcher, startup))
+        beating = asyncio.create_task(self._heartbeat(proc))
+        timer = self._arm_timeout(loop, proc)
+        try:
+            return await proc.wait()
+        finally:
+            if timer is not None:
+                timer.cancel()
+            beating.cancel()
+            serving.cancel()
+            await asyncio.gather(serving, beating, return_exceptions=True)
+
+    def _arm_timeout(
+        self, loop: asyncio.AbstractEventLoop, proc: RunnerProcess
+    ) -> asyncio.TimerHandle | None:
+        timeout = self.workload.execution_timeout
+        if timeout is None:
+            return None
+        reason = f"the task ran past its execution_timeout of {timeout:g}s and was stopped"
+        delay = timeout + self.settings.kill_grace_period
+        return loop.call_later(delay, lambda: self._stop_soon(proc, reason))
+
+    def _stop_soon(self, proc: RunnerProcess, reason: str) -> None:
+        if proc.has_exited or self.stop_reason is not None:
+            return
+        self.stop_reason = reason
+        self.sink.supervisor("error", f"stopping runner: {reason}")
+        task = asyncio.get_running_loop().create_task(proc.stop(self.settings.kill_grace_period))
+        task.add_done_callback(lambda _t: None)
+
+    async def _serve(
+        self, proc: RunnerProcess, dispatcher: RequestDispatcher, startup: StartupDetails
+    ) -> None:
+        channel = _SocketChannel(proc.requests, self.settings.max_frame_bytes)
+        try:
+            await channel.send(ResponseFrame(0, startup))
+            while (body := await channel.receive()) is not None:
+                await self._answer(channel, body, dispatcher)
+        except ProtocolError as exc:
+            self._stop_soon(proc, f"protocol error: {exc}")
+        except OSError:  # the runner went away mid-frame; its exit status tells the story
+            return
+
+    async def _answer(
+        self, channel: _SocketChannel, body: bytearray, dispatcher: RequestDispatcher
+    ) -> None:
+        try:
+            frame = decode_request(body)
+        except FrameError as exc:
+            if exc.frame_id is None:
+                raise
+            self.sink.supervisor("error", f"unreadable request: {exc}")
+            error = ErrorResponse(error=ErrorKind.PROTOCOL_ERROR, detail=str(exc))
+            await channel.send(ResponseFrame(exc.frame_id, error))
+            return
+        response = await dispatcher.handle(frame.body)
+        if isinstance(response, ErrorResponse):
+            self.sink.supervisor(
+                "warning", f"{type(frame.body).__name__} refused: {response.detail}"
+            )
+        await channel.send(ResponseFrame(frame.id, response))
+
+    async def _heartbeat(self, proc: RunnerProcess) -> None:
+        request = HeartbeatRequest(hostname=self.sup.hostname, pid=proc.pid)
+        misses = 0
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_interval)
+            try:
+                await self.api.heartbeat(request)
+                misses = 0
+            except ApiError as exc:
+                if exc.status_code in _SERVER_GONE_STATUSES:
+                    self.server_refused = f"the API ended this try: {exc}"
+                    self._stop_soon(proc, self.server_refused)
+                    return
+                misses += 1
+            except httpx.HTTPError:
+                misses += 1
+            if misses >= _MAX_HEARTBEAT_MISSES:
+                self._stop_soon(proc, f"{misses} heartbeats in a row failed")
+                return
+
+    async def _settle(
+        self, status: int, context: TIRunContext, dispatcher: RequestDispatcher
+    ) -> tuple[str | None, str | None]:
+        if dispatcher.reported is not None:
+            return update_state(dispatcher.reported), getattr(dispatcher.reported, "reason", None)
+        if self.server_refused is not None:
+            return None, self.server_refused
+        update = dispatcher.attempted or self._failure(status, context)
+        try:
+            await self.api.finish(update)
+        except ApiConflictError as exc:
+            self.sink.supervisor("warning", f"the API kept its own state: {exc}")
+            return None, str(exc)
+        except (ApiError, httpx.HTTPError) as exc:
+            self.sink.supervisor("error", f"could not report the try's end: {exc}")
+            return None, str(exc)
+        return update_state(update), getattr(update, "reason", None)
+
+    def _failure(self, status: int, context: TIRunContext) -> TIStateUpdate:
+        reason = self.stop_reason or describe_exit(status)
+        if self.stop_reason is None and status == 0:
+            reason += " without reporting how the task ended"
+        self.sink.supervisor("error", reason)
+        return TIRetry(reason=reason) if context.should_retry else TIFailed(reason=reason)
+
+    def _outcome(self, state: str | None, reason: str | None, status: int | None) -> TaskOutcome:
+        outcome = TaskOutcome(self.ti, state, reason, status, time.monotonic() - self.started_at)
+        self.sup.emit(TaskEvent("finished", self.ti, state, reason))
+        return outcome
+
+
+class _SocketChannel:
+    """The supervisor's end of one runner's request socket, read and written without blocking."""
+
+    def __init__(self, sock: socket.socket, max_frame_bytes: int) -> None:
+        self._sock = sock
+        self._max = max_frame_bytes
+        self._loop = asyncio.get_running_loop()
+
+    async def send(self, frame: ResponseFrame) -> None:
+        await self._loop.sock_sendall(self._sock, encode_frame(frame, max_bytes=self._max))
+
+    async def receive(self) -> bytearray | None:
+        """Return the next frame's body, or ``None`` when the runner closed its end cleanly."""
+        header = await self._read(HEADER_SIZE, eof_ok=True)
+        if header is None:
+            return None
+        return await self._read(body_length(header, self._max), eof_ok=False)
+
+    async def _read(self, size: int, *, eof_ok: bool) -> bytearray | None:
+        buf = bytearray(size)
+        view = memoryview(buf)
+        received = 0
+        while received < size:
+            count = await self._loop.sock_recv_into(self._sock, view[received:])
+            if count == 0:
+                if eof_ok and received == 0:
+                    return None
+                raise FrameError(f"the runner closed its socket after {received} of {size} bytes")
+            received += count
+        return buf
+
+
+class _OutputPumps:
+    """Moves the runner's stdout, stderr and log-channel lines into the log sink."""
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, proc: RunnerProcess, sink: TaskLogSink
+    ) -> None:
+        self._loop = loop
+        self._sink = sink
+        self._open: dict[int, asyncio.Event] = {}
+        writers: dict[int, Callable[[bytes], None]] = {
+            proc.stdout_fd: lambda line: sink.output(line, stream="stdout"),
+            proc.stderr_fd: lambda line: sink.output(line, stream="stderr"),
+            proc.log_fd: sink.structured,
+        }
+        for fd, write in writers.items():
+            self._open[fd] = asyncio.Event()
+            loop.add_reader(fd, self._pump, fd, bytearray(), write)
+
+    def _pump(self, fd: int, buffer: bytearray, write: Callable[[bytes], None]) -> None:
+        try:
+            data = os.read(fd, 65536)
+        except BlockingIOError:
+            return
+        for line in split_lines(buffer, data):
+            write(line)
+        if not data:
+            if buffer:
+                write(bytes(buffer))
+            self._loop.remove_reader(fd)
+            self._open[fd].set()
+
+    async def drain(self, seconds: float) -> None:
+        """Wait until every channel reached end of file (the runner and its children closed it)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await asyncio.gather(*(event.wait() for event in self._open.values()))
+
+    def close(self) -> None:
+        """Stop watching the channels."""
+        for fd, event in self._open.items():
+            if not event.is_set():
+                self._loop.remove_reader(fd)

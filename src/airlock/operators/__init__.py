@@ -1,0 +1,1 @@
+"""Standard operators: PythonOperator, EmptyOperator, and more to come."""

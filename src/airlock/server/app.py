@@ -1,0 +1,59 @@
+"""Build the Execution API application: routes, auth, token refresh, errors and docs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from airlock.api.models import API_PREFIX
+from airlock.exceptions import ConfigError
+from airlock.server.dependencies import ServerState
+from airlock.server.errors import install_error_handlers
+from airlock.server.openapi import ExecutionApi
+from airlock.server.refresh import TokenRefreshMiddleware
+from airlock.server.routes import connections, health, task_instances, variables, xcoms
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from airlock.server.auth import TokenSigner
+
+DEFAULT_XCOM_MAX_BYTES = 48 * 1024 * 1024
+_ROUTERS = (health, task_instances, xcoms, variables, connections)
+
+
+def create_app(
+    *,
+    session_factory: sessionmaker[Session],
+    signer: TokenSigner,
+    xcom_max_bytes: int = DEFAULT_XCOM_MAX_BYTES,
+) -> FastAPI:
+    """Return the Execution API as an ASGI application, served under ``/execution/api/v1``.
+
+    Args:
+        session_factory: opens the database sessions (one per request); see
+            :func:`airlock.db.engine.make_session_factory`.
+        signer: verifies the tokens of requests and mints refreshed execution tokens.
+        xcom_max_bytes: the largest XCom value, in bytes of JSON, a task may store.
+
+    Raises:
+        ConfigError: ``xcom_max_bytes`` is not positive.
+    """
+    if xcom_max_bytes <= 0:
+        raise ConfigError(f"xcom_max_bytes must be positive, got {xcom_max_bytes}")
+    app = ExecutionApi(
+        title="airlock Execution API",
+        version=health.VERSION,
+        description="What a task instance's supervisor may do on the task instance's behalf.",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=f"{API_PREFIX}/docs",
+        redoc_url=None,
+    )
+    app.state.airlock = ServerState(
+        session_factory=session_factory, signer=signer, xcom_max_bytes=xcom_max_bytes
+    )
+    for module in _ROUTERS:
+        app.include_router(module.router, prefix=API_PREFIX)
+    app.add_middleware(TokenRefreshMiddleware, signer=signer, session_factory=session_factory)
+    install_error_handlers(app)
+    return app

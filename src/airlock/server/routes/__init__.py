@@ -1,0 +1,1 @@
+"""The Execution API's routes, one module per resource."""
