@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 from airlock import DAG, BaseOperator, task
@@ -37,7 +37,7 @@ class ReportOperator(BaseOperator):
 
 with DAG(
     "example_etl",
-    start_date=datetime(2026, 1, 1),
+    start_date=datetime(2026, 1, 1, tzinfo=UTC),
     schedule=None,
     default_args={"retries": 1},
     tags=["example"],

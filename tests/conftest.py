@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from airlock.settings import Settings
 
+if TYPE_CHECKING:
+    from pathlib import Path
+
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 
-def require_service(available: bool, what: str) -> None:  # noqa: FBT001 -- a test helper
+def require_service(available: bool, what: str) -> None:
     """Skip when a real service is absent, except under CI=true where that is a failure."""
     if available:
         return

@@ -13,11 +13,18 @@ AIRLOCK = [sys.executable, "-m", "airlock.cli.main"]
 
 
 def run_cli(*args: str, home: Path, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
+    """Run the airlock command with a private home; never raises on a non-zero exit."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AIRLOCK_")}
     env["AIRLOCK_HOME"] = str(home)
     env["ETL_OUTPUT_DIR"] = str(home / "output")
     return subprocess.run(
-        [*AIRLOCK, *args], capture_output=True, text=True, env=env, cwd=cwd or ROOT, timeout=120
+        [*AIRLOCK, *args],
+        check=False,
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd or ROOT,
+        timeout=120,
     )
 
 

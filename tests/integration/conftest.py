@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import textwrap
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from airlock.local_run import LocalDagRun, LocalRunOptions, RunReport, StateChange
-from airlock.settings import Settings
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from airlock.settings import Settings
 
 DAG_HEADER = """\
 import os, sys, time, signal, logging, json

@@ -10,7 +10,7 @@ from tests.support import by_task
 
 SERVER_SIDE = ["fastapi", "sqlalchemy", "httpx", "jwt", "uvicorn", "starlette", "alembic"]
 
-SCAN_TASK = r'''
+SCAN_TASK = r"""
 import re
 JWT = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}")
 
@@ -63,7 +63,7 @@ with DAG("snoop") as dag:
         }
 
     snoop()
-'''
+"""
 
 
 def test_runner_never_sees_a_token(write_dag, run_dag):
@@ -84,8 +84,7 @@ def test_runner_fds_are_only_its_channels(write_dag, run_dag):
     unexpected = [
         t
         for t in targets
-        if not t.startswith(("socket:", "pipe:", "/dev/null", "anon_inode:"))
-        and "/proc/" not in t
+        if not t.startswith(("socket:", "pipe:", "/dev/null", "anon_inode:")) and "/proc/" not in t
     ]
     assert unexpected == []
 
@@ -97,8 +96,7 @@ def test_runner_side_modules_import_nothing_of_the_server_side():
         "import airlock, airlock.execution.runner, airlock.definitions.loader\n"
         "import airlock.definitions.serialization, airlock.scheduling.parse_worker\n"
         "from airlock import DAG, task, BaseOperator, Variable, Connection\n"
-        "print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in %r)))"
-        % (SERVER_SIDE,)
+        f"print(json.dumps(sorted(m for m in sys.modules if m.split('.')[0] in {SERVER_SIDE!r})))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True, text=True)
     assert json.loads(out.stdout) == []

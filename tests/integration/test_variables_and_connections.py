@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tests.support import by_task, read_log
+
+from airlock.db.engine import create_db_engine, make_session_factory
+from airlock.db.migrate import upgrade
+from airlock.db.models import Connection
 
 
 def test_variables_set_get_delete_flow_between_tasks(write_dag, run_dag):
@@ -68,18 +74,17 @@ def test_environment_variables_and_connections_come_first(write_dag, run_dag, mo
     )
     report = run_dag(path)
     assert by_task(report)["read"].return_value == [
-        "eu-west-1", "still works", "db.example", 5433, "dw", "ann"
+        "eu-west-1",
+        "still works",
+        "db.example",
+        5433,
+        "dw",
+        "ann",
     ]
 
 
-def test_connection_password_from_the_api_is_masked_in_the_log(
-    write_dag, run_dag, fast_settings
-):
+def test_connection_password_from_the_api_is_masked_in_the_log(write_dag, run_dag, fast_settings):
     """A connection password served by the API never appears in the task's log file."""
-    from airlock.db.engine import create_db_engine, make_session_factory
-    from airlock.db.migrate import upgrade
-    from airlock.db.models import Connection
-
     url = f"sqlite:///{fast_settings.home}/shared.db"
     fast_settings.home.mkdir(parents=True, exist_ok=True)
     engine = create_db_engine(url)
@@ -100,8 +105,6 @@ def test_connection_password_from_the_api_is_masked_in_the_log(
             use()
         """
     )
-    from dataclasses import replace
-
     report = run_dag(path, settings=replace(fast_settings, database_url=url))
     assert by_task(report)["use"].return_value == "crm"
     log = read_log(fast_settings, report, "use")

@@ -22,7 +22,7 @@ class Model(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
     """Base of every API model: keyword-only, immutable, defaults left off the wire."""
 
 
-class TaskInstanceKey(Model):
+class TaskInstanceKey(Model, frozen=True):
     """Who a task instance is: its id (one per try) and where it sits in a DAG run."""
 
     id: str
@@ -33,7 +33,7 @@ class TaskInstanceKey(Model):
     try_number: int = 1
 
 
-class DagRunInfo(Model):
+class DagRunInfo(Model, frozen=True):
     """The DAG run a task instance belongs to, as the task sees it."""
 
     dag_id: str
@@ -46,7 +46,7 @@ class DagRunInfo(Model):
     conf: dict[str, Any] = msgspec.field(default_factory=dict)
 
 
-class TIRunRequest(Model):
+class TIRunRequest(Model, frozen=True):
     """Body of ``PATCH /task-instances/{id}/run``: the process that starts the try."""
 
     hostname: str
@@ -54,7 +54,7 @@ class TIRunRequest(Model):
     unixname: str
 
 
-class TIRunContext(Model):
+class TIRunContext(Model, frozen=True):
     """Answer to ``/run``: what the task needs to know about its run and its retries."""
 
     dag_run: DagRunInfo
@@ -67,23 +67,23 @@ class TIRunContext(Model):
         return self.try_number <= self.max_tries
 
 
-class TISuccess(Model, tag_field="state", tag="success"):
+class TISuccess(Model, tag_field="state", tag="success", frozen=True):
     """The try succeeded."""
 
 
-class TIFailed(Model, tag_field="state", tag="failed"):
+class TIFailed(Model, tag_field="state", tag="failed", frozen=True):
     """The try failed for good; ``reason`` says why."""
 
     reason: str | None = None
 
 
-class TISkipped(Model, tag_field="state", tag="skipped"):
+class TISkipped(Model, tag_field="state", tag="skipped", frozen=True):
     """The try ended as skipped."""
 
     reason: str | None = None
 
 
-class TIRetry(Model, tag_field="state", tag="up_for_retry"):
+class TIRetry(Model, tag_field="state", tag="up_for_retry", frozen=True):
     """The try failed and another try will follow after the retry delay."""
 
     reason: str | None = None
@@ -93,14 +93,14 @@ TIStateUpdate = TISuccess | TIFailed | TISkipped | TIRetry
 """Body of ``PATCH /task-instances/{id}/state``, told apart by its ``state`` field."""
 
 
-class HeartbeatRequest(Model):
+class HeartbeatRequest(Model, frozen=True):
     """Body of ``PUT /task-instances/{id}/heartbeat``."""
 
     hostname: str
     pid: int
 
 
-class VariableResponse(Model):
+class VariableResponse(Model, frozen=True):
     """A Variable as the API returns it."""
 
     key: str
@@ -108,14 +108,14 @@ class VariableResponse(Model):
     description: str | None = None
 
 
-class VariablePutRequest(Model):
+class VariablePutRequest(Model, frozen=True):
     """Body of ``PUT /variables/{key}``."""
 
     value: str
     description: str | None = None
 
 
-class ConnectionResponse(Model):
+class ConnectionResponse(Model, frozen=True):
     """A Connection as the API returns it."""
 
     conn_id: str
@@ -128,20 +128,20 @@ class ConnectionResponse(Model):
     extra: str | None = None
 
 
-class ErrorDetail(Model):
+class ErrorDetail(Model, frozen=True):
     """What went wrong, in every 4xx/5xx body: ``{"detail": {"reason", "message"}}``."""
 
     reason: str
     message: str
 
 
-class ErrorBody(Model):
+class ErrorBody(Model, frozen=True):
     """The envelope of every error body."""
 
     detail: ErrorDetail
 
 
-class HealthResponse(Model):
+class HealthResponse(Model, frozen=True):
     """Body of ``GET /health``."""
 
     status: Literal["healthy"] = "healthy"

@@ -18,7 +18,9 @@ from airlock.exceptions import ProtocolError
 from airlock.execution.protocol import RequestFrame, ResponseFrame
 
 if TYPE_CHECKING:
-    from collections.abc import Buffer
+    from typing import TypeAlias
+
+    Buffer: TypeAlias = bytes | bytearray | memoryview
 
 HEADER: Final = struct.Struct(">I")
 HEADER_SIZE: Final = HEADER.size

@@ -77,9 +77,10 @@ def split_lines(buffer: bytearray, data: bytes) -> list[bytes]:
     A partial line longer than ``MAX_LINE_BYTES`` is taken out as it is, marked as cut.
     """
     buffer.extend(data)
-    lines = buffer.split(b"\n")
-    buffer[:] = lines.pop()
+    *complete, rest = buffer.split(b"\n")
+    lines = [bytes(line) for line in complete]
+    buffer[:] = rest
     if len(buffer) > MAX_LINE_BYTES:
         lines.append(bytes(buffer[:MAX_LINE_BYTES]) + b" [line cut at 64 KiB]")
         buffer.clear()
-    return [bytes(line) for line in lines]
+    return lines

@@ -125,7 +125,7 @@ def spawn_runner(env: dict[str, str], *, cwd: str | None = None) -> RunnerProces
     try:
         popen = subprocess.Popen(
             [sys.executable, "-m", RUNNER_MODULE],
-            stdin=runner_end,
+            stdin=runner_end.fileno(),
             stdout=out_write,
             stderr=err_write,
             pass_fds=(log_write,),
@@ -147,15 +147,14 @@ def describe_exit(status: int) -> str:
     """Say in words how a runner ended, from its exit status."""
     if status >= 0:
         return f"the runner exited with code {status}"
-    signum = -status
     try:
-        name = signal.Signals(signum).name
+        signum = signal.Signals(-status)
     except ValueError:
-        name = f"signal {signum}"
+        return f"the runner was killed by signal {-status}"
     hint = {
         signal.SIGKILL: " (killed from outside: out of memory, or an operator's kill -9)",
         signal.SIGSEGV: " (a segmentation fault in native code)",
         signal.SIGABRT: " (aborted, often by a failed assertion in native code)",
         signal.SIGBUS: " (a bus error in native code)",
     }.get(signum, "")
-    return f"the runner was killed by {name}{hint}"
+    return f"the runner was killed by {signum.name}{hint}"

@@ -39,7 +39,7 @@ class Message(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, tag
 # --- runner -> supervisor ------------------------------------------------------------------
 
 
-class GetXCom(Message):
+class GetXCom(Message, frozen=True):
     """Read an XCom; ``dag_id``/``run_id`` default to the asking task's own run."""
 
     task_id: str
@@ -49,20 +49,20 @@ class GetXCom(Message):
     run_id: str | None = None
 
 
-class SetXCom(Message):
+class SetXCom(Message, frozen=True):
     """Store an XCom for the asking task instance; ``value`` is JSON."""
 
     key: str
     value: bytes
 
 
-class GetVariable(Message):
+class GetVariable(Message, frozen=True):
     """Read a Variable."""
 
     key: str
 
 
-class PutVariable(Message):
+class PutVariable(Message, frozen=True):
     """Create or replace a Variable."""
 
     key: str
@@ -70,30 +70,30 @@ class PutVariable(Message):
     description: str | None = None
 
 
-class DeleteVariable(Message):
+class DeleteVariable(Message, frozen=True):
     """Delete a Variable (no error when it does not exist)."""
 
     key: str
 
 
-class GetConnection(Message):
+class GetConnection(Message, frozen=True):
     """Read a Connection."""
 
     conn_id: str
 
 
-class SucceedTask(Message):
+class SucceedTask(Message, frozen=True):
     """The task finished successfully; its XComs were already sent."""
 
 
-class TaskState(Message):
+class TaskState(Message, frozen=True):
     """The task ended as failed (no retry) or skipped."""
 
     state: Literal["failed", "skipped"]
     reason: str | None = None
 
 
-class RetryTask(Message):
+class RetryTask(Message, frozen=True):
     """The task failed and has tries left: it should run again after its retry delay."""
 
     reason: str | None = None
@@ -119,7 +119,7 @@ TerminalMessage = SucceedTask | TaskState | RetryTask
 # --- supervisor -> runner ------------------------------------------------------------------
 
 
-class StartupDetails(Message):
+class StartupDetails(Message, frozen=True):
     """Sent once, unasked, with id 0: which task instance to run and its run context."""
 
     ti: TaskInstanceKey
@@ -128,22 +128,22 @@ class StartupDetails(Message):
     protocol_version: int = PROTOCOL_VERSION
 
 
-class XComResult(Message):
+class XComResult(Message, frozen=True):
     """An XCom value as JSON, or ``None`` when no such XCom exists."""
 
     key: str
     value: bytes | None = None
 
 
-class VariableResult(VariableResponse, tag=True):
+class VariableResult(VariableResponse, tag=True, frozen=True):
     """A Variable."""
 
 
-class ConnectionResult(ConnectionResponse, tag=True):
+class ConnectionResult(ConnectionResponse, tag=True, frozen=True):
     """A Connection."""
 
 
-class OKResponse(Message):
+class OKResponse(Message, frozen=True):
     """The request was carried out."""
 
 
@@ -159,7 +159,7 @@ class ErrorKind(StrEnum):
     PROTOCOL_ERROR = "protocol_error"
 
 
-class ErrorResponse(Message):
+class ErrorResponse(Message, frozen=True):
     """The request was refused; ``detail`` says why in words a user can act on."""
 
     error: ErrorKind

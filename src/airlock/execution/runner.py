@@ -103,7 +103,7 @@ def _execute(task: BaseOperator, context: Context, *, should_retry: bool) -> Ter
         result = _call_execute(task, context)
         _push_result(task, context, result)
     except AirlockSkipException as exc:
-        log.info("task skipped: %s", exc or "AirlockSkipException raised")
+        log.info("task skipped: %s", str(exc) or "AirlockSkipException raised")
         return TaskState(state="skipped", reason=_reason(exc))
     except AirlockFailException as exc:
         log.error("task failed without retry: %s", exc)  # noqa: TRY400 -- the reason, no trace

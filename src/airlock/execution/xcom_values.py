@@ -129,10 +129,8 @@ def _as_builtin(value: Any) -> Any:
         return value.value
     if isinstance(value, str):
         return str.__str__(value)
-    for base in (int, float, list, dict):
-        if isinstance(value, base):
-            return base(value)
-    return value  # pragma: no cover -- callers pass only JSON-type subclasses
+    builtin: type = next(b for b in (int, float, list, dict) if isinstance(value, b))
+    return builtin(value)  # pragma: no cover -- callers pass only JSON-type subclasses
 
 
 def _from_json(value: Any) -> Any:

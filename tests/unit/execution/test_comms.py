@@ -28,6 +28,7 @@ def _recv_exactly(sock: socket.socket, size: int) -> bytes:
 
 @pytest.fixture
 def supervisor_side() -> Iterator[Callable[[Responder], SupervisorChannel]]:
+    """Start a fake supervisor answering frames with a function; returns the runner's channel."""
     threads: list[threading.Thread] = []
     sockets: list[socket.socket] = []
 

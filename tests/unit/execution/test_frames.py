@@ -82,14 +82,14 @@ def test_oversize_length_is_refused_before_reading_the_body():
 def test_oversize_message_is_refused_on_send():
     """A message too large for a frame is refused by the sender with both sizes named."""
     big = p.SetXCom(key="k", value=b"x" * 2048)
-    with pytest.raises(FrameError, match="refusing to send a frame of 20\\d\\d bytes"):
+    with pytest.raises(FrameError, match=r"refusing to send a frame of 20\d\d bytes"):
         encode_frame(p.RequestFrame(1, big), max_bytes=1024)
 
 
 def test_truncated_body_is_a_clear_error():
     """A body cut short raises FrameError, not a hang or a crash."""
     body = _body(encode_frame(p.RequestFrame(1, p.GetVariable(key="key"))))
-    with pytest.raises(FrameError, match="malformed request: .*truncated"):
+    with pytest.raises(FrameError, match=r"malformed request: .*truncated"):
         decode_request(body[:-2])
 
 

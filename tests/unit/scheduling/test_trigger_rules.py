@@ -11,6 +11,7 @@ RUN, WAIT, SKIP, UPF = Decision.RUN, Decision.WAIT, Decision.SKIP, Decision.UPST
 
 
 def up(*states: str | None) -> UpstreamStates:
+    """Count upstream states given in order."""
     return UpstreamStates.count(list(states))
 
 
@@ -62,5 +63,5 @@ def test_tasks_without_upstream_always_run(rule):
 
 def test_unknown_rule_lists_the_known_ones():
     """An unknown rule is an error that lists the valid rules."""
-    with pytest.raises(ValueError, match="unknown trigger rule 'sometimes'.*'all_success'"):
+    with pytest.raises(ValueError, match=r"unknown trigger rule 'sometimes'.*'all_success'"):
         decide("sometimes", up(S))
