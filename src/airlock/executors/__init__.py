@@ -1,0 +1,1 @@
+"""Executors: how queued task instance tries reach a supervisor (local worker or Celery)."""
