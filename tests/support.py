@@ -18,3 +18,27 @@ def read_log(settings: Settings, report: RunReport, task_id: str, try_number: in
     """The raw text of a try's log file."""
     folder = settings.logs_folder / f"dag_id={report.dag_id}" / f"run_id={report.run_id}"
     return (folder / f"task_id={task_id}" / f"attempt={try_number}.log").read_text()
+
+
+def all_tries(report: RunReport) -> list[tuple[str, int, str | None, str | None]]:
+    """Every try of the run, archived and live: ``(task_id, try_number, state, reason)``, sorted."""
+    from sqlalchemy import select  # noqa: PLC0415 -- only tests that read history need it
+
+    from airlock.db.engine import create_db_engine  # noqa: PLC0415
+    from airlock.db.models import TaskInstance, TaskInstanceHistory  # noqa: PLC0415
+
+    engine = create_db_engine(report.database_url)
+    try:
+        with engine.connect() as connection:
+            rows = [
+                tuple(row)
+                for model in (TaskInstanceHistory, TaskInstance)
+                for row in connection.execute(
+                    select(
+                        model.task_id, model.try_number, model.state, model.failure_reason
+                    ).where(model.dag_id == report.dag_id, model.run_id == report.run_id)
+                )
+            ]
+    finally:
+        engine.dispose()
+    return sorted(rows, key=lambda row: (row[0], row[1]))

@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Literal
@@ -22,29 +24,37 @@ import httpx
 import msgspec
 from sqlalchemy import select
 
+from airlock import compat
 from airlock.api.client import ExecutionApiClient
 from airlock.db.engine import create_db_engine, make_session_factory
 from airlock.db.migrate import upgrade
 from airlock.db.models import DagRun, TaskInstance, XCom
 from airlock.exceptions import DagFileError
+from airlock.execution.dag_callbacks import run_dag_callbacks
+from airlock.execution.forkserver_client import ForkServerLauncher
 from airlock.execution.log_sink import log_relative_path
+from airlock.execution.process import ExecLauncher
 from airlock.execution.supervisor import Supervisor, TaskEvent
-from airlock.execution.workload import ExecuteTask
+from airlock.execution.workload import ExecuteTask, runner_fields
 from airlock.scheduling.dagrun_scheduler import SchedulingPass, schedule_dag_run
 from airlock.scheduling.dagruns import create_dag_run
 from airlock.scheduling.parsing import parse_dag_file
 from airlock.server.app import create_app
 from airlock.server.auth import TokenSigner
 from airlock.server.embedded import EmbeddedServer
-from airlock.states import FINISHED_RUN_STATES
+from airlock.server.transitions import dag_run_info
+from airlock.states import FINISHED_RUN_STATES, DagRunState
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
     from pathlib import Path
 
+    from sqlalchemy import Engine
     from sqlalchemy.orm import Session, sessionmaker
 
+    from airlock.api.models import DagRunInfo
     from airlock.definitions.serialized import SerializedDag
+    from airlock.execution.process import RunnerLauncher
     from airlock.scheduling.dagrun_scheduler import QueuedTry
     from airlock.settings import Settings
 
@@ -120,6 +130,8 @@ class LocalRunOptions:
     conf: dict[str, Any] = field(default_factory=dict)
     parallelism: int = field(default_factory=lambda: os.cpu_count() or 2)
     api: ApiMode = "in-process"
+    compat: str | None = None
+    """``"airflow"``: parse and run the file through the Airflow import shim."""
 
 
 def choose_dag(dags: tuple[SerializedDag, ...], dag_id: str | None, path: str) -> SerializedDag:
@@ -160,7 +172,15 @@ class LocalDagRun:
         """The same as ``run``, inside a running event loop."""
         started = asyncio.get_running_loop().time()
         path = str(self.options.dag_file.resolve())
-        parsed = await asyncio.to_thread(parse_dag_file, path)
+        compat.check(self.options.compat)
+        parsed = await asyncio.to_thread(
+            functools.partial(
+                parse_dag_file,
+                path,
+                compat=self.options.compat,
+                timeout=self.settings.parsing_timeout,
+            )
+        )
         if parsed.error is not None:
             err = parsed.error
             raise DagFileError(err.path, err.line, err.message)
@@ -168,7 +188,7 @@ class LocalDagRun:
         url = self.settings.database_url or _fresh_sqlite_url(self.settings.home, dag.dag_id)
         engine = create_db_engine(url)
         try:
-            await asyncio.to_thread(upgrade, engine)
+            await asyncio.to_thread(_migrate, engine)
             sessions = make_session_factory(engine)
             run_id = await asyncio.to_thread(self._create_run, sessions, dag)
             signer = TokenSigner(
@@ -262,7 +282,12 @@ class _RunLoop:
         self.run_id = run_id
         self.sessions = sessions
         self.signer = signer
-        self.supervisor = Supervisor(client, owner.settings, on_event=self._on_event)
+        self.supervisor = Supervisor(
+            client,
+            owner.settings,
+            on_event=self._on_event,
+            launcher=_compat_launcher(owner.settings, owner.options.compat),
+        )
         self.running: set[asyncio.Task[object]] = set()
         self.errors: list[BaseException] = []
         self.wake = asyncio.Event()
@@ -275,6 +300,7 @@ class _RunLoop:
                 for queued in result.queued:
                     self._start(queued)
                 if result.run_state in FINISHED_RUN_STATES and not self.running:
+                    await self._dag_callbacks(result.run_state)
                     return
                 await self._wait(result)
                 if self.errors:
@@ -283,12 +309,40 @@ class _RunLoop:
             for task in self.running:
                 task.cancel()
             await asyncio.gather(*self.running, return_exceptions=True)
+            await self.supervisor.aclose()
+
+    async def _dag_callbacks(self, run_state: str) -> None:
+        """Run the DAG's success or failure callbacks in their own process, if it has any."""
+        failed = run_state == DagRunState.FAILED
+        if not (self.dag.has_on_failure_callback if failed else self.dag.has_on_success_callback):
+            return
+        info = await asyncio.to_thread(self._run_info)
+        await run_dag_callbacks(
+            dag_file=self.dag.fileloc,
+            run=info,
+            failed=failed,
+            logs_folder=self.owner.settings.logs_folder,
+        )
+
+    def _run_info(self) -> DagRunInfo:
+        with self.sessions() as session:
+            run = session.scalars(
+                select(DagRun).where(DagRun.dag_id == self.dag.dag_id, DagRun.run_id == self.run_id)
+            ).one()
+            return dag_run_info(run)
 
     def _pass(self) -> SchedulingPass:
         limit = max(0, self.owner.options.parallelism - len(self.running))
         with self.sessions.begin() as session:
             now = datetime.now(UTC)
-            result = schedule_dag_run(session, self.dag, self.run_id, now=now, limit=limit)
+            result = schedule_dag_run(
+                session,
+                self.dag,
+                self.run_id,
+                now=now,
+                limit=limit,
+                max_map_length=self.owner.settings.max_map_length,
+            )
             changes = [
                 StateChange(ti.task_id, ti.map_index, ti.state, ti.try_number)
                 for ti in _run_task_instances(session, self.dag.dag_id, self.run_id)
@@ -306,6 +360,7 @@ class _RunLoop:
                 key.dag_id, key.run_id, key.task_id, key.map_index, key.try_number
             ),
             execution_timeout=queued.execution_timeout,
+            **runner_fields(self.dag, key.task_id),
         )
         task: asyncio.Task[object] = asyncio.create_task(self.supervisor.run(workload))
         self.running.add(task)
@@ -319,6 +374,8 @@ class _RunLoop:
 
     def _on_event(self, event: TaskEvent) -> None:
         ti = event.ti
+        if event.kind == "reported":
+            self.wake.set()  # downstream tasks may start while this runner exits
         if event.kind == "running":
             change = StateChange(ti.task_id, ti.map_index, "running", ti.try_number)
             self.owner.observe([change])
@@ -330,7 +387,7 @@ class _RunLoop:
         timeout = None
         if result.next_retry_at is not None:
             timeout = max(0.0, (result.next_retry_at - datetime.now(UTC)).total_seconds())
-        elif not self.running and not result.queued:
+        elif not self.running and not result.queued and not self.wake.is_set():
             raise RuntimeError(
                 f"DAG run {self.run_id} cannot make progress: nothing is running or due; "
                 "this is a bug in airlock's scheduling, please report it"
@@ -350,6 +407,29 @@ def _api_endpoint(app: Any, mode: ApiMode) -> Iterator[tuple[str, httpx.AsyncBas
         yield base_url, None
     finally:
         server.stop()
+
+
+def _compat_launcher(settings: Settings, mode: str | None) -> RunnerLauncher | None:
+    """The runner launcher of a ``--compat`` run (runners get ``AIRLOCK_COMPAT``); else None."""
+    if not mode:
+        return None
+    env = {**os.environ, compat.COMPAT_ENV: mode}
+    if settings.runner_start == "exec":
+        return ExecLauncher(env)
+    return ForkServerLauncher(
+        env,
+        preload_dag_files=settings.preload_dag_files,
+        preload_timeout=settings.parsing_timeout,
+    )
+
+
+_MIGRATIONS = threading.Lock()
+
+
+def _migrate(engine: Engine) -> None:
+    """Migrate ``engine``'s database; one at a time, as Alembic keeps process-wide state."""
+    with _MIGRATIONS:
+        upgrade(engine)
 
 
 def _fresh_sqlite_url(home: Path, dag_id: str) -> str:

@@ -26,11 +26,14 @@ from airlock.api.models import (
     ConnectionResponse,
     ErrorBody,
     HeartbeatRequest,
+    PrevSuccessfulDagRunResponse,
     TIRunContext,
     TIRunRequest,
+    TISkipDownstreamRequest,
     TIStateUpdate,
     VariablePutRequest,
     VariableResponse,
+    XComSequenceSlice,
 )
 from airlock.exceptions import ApiConflictError, ApiError
 
@@ -163,10 +166,23 @@ class TaskApi:
         _raise_404(response, f"task instance {self.ti_id}")
 
     async def get_xcom(
-        self, *, dag_id: str, run_id: str, task_id: str, key: str, map_index: int
+        self,
+        *,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        key: str,
+        map_index: int,
+        include_prior_dates: bool = False,
     ) -> bytes | None:
-        """Return an XCom's JSON bytes, or ``None`` when it does not exist."""
-        response = await self._send("GET", _xcom_path(dag_id, run_id, task_id, key, map_index))
+        """Return an XCom's JSON bytes, or ``None`` when it does not exist.
+
+        With ``include_prior_dates``, the latest value of the runs up to this run's logical date.
+        """
+        path = _xcom_path(dag_id, run_id, task_id, key, map_index)
+        if include_prior_dates:
+            path += "&include_prior_dates=true"
+        response = await self._send("GET", path)
         return None if _not_found(response) else response.content
 
     async def set_xcom(
@@ -194,6 +210,42 @@ class TaskApi:
         """Return a Connection, or ``None`` when it does not exist."""
         response = await self._send("GET", f"/connections/{_quote_path(conn_id)}")
         return None if _not_found(response) else _decode(response, ConnectionResponse)
+
+    async def put_rendered_fields(self, fields: dict[str, Any]) -> None:
+        """Store the try's rendered template fields (already masked)."""
+        body = _encoder.encode(fields)
+        response = await self._send("PUT", self._ti_path("rendered-fields"), body)
+        _raise_404(response, f"task instance {self.ti_id}")
+
+    async def skip_downstream(self, request: TISkipDownstreamRequest) -> None:
+        """Mark not-yet-started task instances of the same run skipped."""
+        body = _encoder.encode(request)
+        response = await self._send("PATCH", self._ti_path("skip-downstream"), body)
+        _raise_404(response, f"task instance {self.ti_id}")
+
+    async def previous_successful_dag_run(self) -> PrevSuccessfulDagRunResponse:
+        """Return the latest successful earlier run of the try's DAG (empty when none)."""
+        response = await self._send("GET", self._ti_path("previous-successful-dagrun"))
+        _raise_404(response, f"task instance {self.ti_id}")
+        return _decode(response, PrevSuccessfulDagRunResponse)
+
+    async def get_xcom_sequence(
+        self,
+        *,
+        dag_id: str,
+        run_id: str,
+        task_id: str,
+        key: str,
+        start: int | None = None,
+        stop: int | None = None,
+        step: int | None = None,
+    ) -> XComSequenceSlice:
+        """Return how many values a mapped task stored under ``key``, and a slice of them."""
+        bounds = {"start": start, "stop": stop, "step": step}
+        query = "&".join(f"{name}={value}" for name, value in bounds.items() if value is not None)
+        path = f"/xcom-sequences/{_quote_path(dag_id, run_id, task_id, key)}"
+        response = await self._send("GET", f"{path}?{query}" if query else path)
+        return _decode(response, XComSequenceSlice)
 
     def _ti_path(self, action: str) -> str:
         return f"/task-instances/{self.ti_id}/{action}"

@@ -10,12 +10,17 @@ Only msgspec and the standard library are imported here: the task runner may imp
 from __future__ import annotations
 
 from datetime import datetime  # noqa: TC003 -- msgspec resolves annotations at runtime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
 API_PREFIX = "/execution/api/v1"
 REFRESHED_TOKEN_HEADER = "Refreshed-API-Token"  # noqa: S105 -- a header name, not a secret
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+DbInt = Annotated[int, msgspec.Meta(ge=INT32_MIN, le=INT32_MAX)]
+"""An integer a request may carry into an ``INTEGER`` column (pid, map index): larger ones are
+refused with 422 instead of failing in the database."""
 
 
 class Model(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True):
@@ -50,7 +55,7 @@ class TIRunRequest(Model, frozen=True):
     """Body of ``PATCH /task-instances/{id}/run``: the process that starts the try."""
 
     hostname: str
-    pid: int
+    pid: DbInt
     unixname: str
 
 
@@ -97,7 +102,39 @@ class HeartbeatRequest(Model, frozen=True):
     """Body of ``PUT /task-instances/{id}/heartbeat``."""
 
     hostname: str
-    pid: int
+    pid: DbInt
+
+
+# --- authoring: rendered fields, skipping downstream tasks, the previous successful run ---------
+
+
+class TISkipDownstreamRequest(Model, frozen=True):
+    """Body of ``PATCH /task-instances/{id}/skip-downstream``: the tasks to mark skipped.
+
+    Each item is a task id (every map index of it) or a ``[task_id, map_index]`` pair.
+    """
+
+    tasks: list[str | tuple[str, DbInt]]
+
+
+class PrevSuccessfulDagRunResponse(Model, frozen=True):
+    """The latest successful earlier run of the task instance's DAG (all ``None`` if none)."""
+
+    data_interval_start: datetime | None = None
+    data_interval_end: datetime | None = None
+    start_date: datetime | None = None
+    end_date: datetime | None = None
+
+
+class XComSequenceSlice(Model, frozen=True):
+    """Body of ``GET /xcom-sequences/...``: a mapped task's values, in map index order.
+
+    ``length`` counts every stored value; ``values`` are those of the asked slice, as the JSON
+    their tasks stored.
+    """
+
+    length: int
+    values: list[msgspec.Raw] = msgspec.field(default_factory=list)
 
 
 class VariableResponse(Model, frozen=True):

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from airlock.cli import dag_admin
 from airlock.cli.progress import ProgressPrinter, print_summary
 from airlock.exceptions import ConfigError
 
@@ -48,8 +49,15 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         default="in-process",
         help="serve the Execution API in-process (default) or over HTTP on a loopback port",
     )
+    test.add_argument(
+        "--compat",
+        choices=["airflow"],
+        help="run a DAG file written for Apache Airflow 3 unchanged: its airflow imports get "
+        "airlock's objects (refused when a real Airflow is installed here)",
+    )
     test.add_argument("--quiet", action="store_true", help="print only the summary")
     test.set_defaults(handler=run_dags_test)
+    dag_admin.register(sub)
 
 
 def run_dags_test(args: argparse.Namespace) -> int:
@@ -66,6 +74,7 @@ def run_dags_test(args: argparse.Namespace) -> int:
         conf=args.conf,
         parallelism=args.parallelism,
         api=args.api,
+        compat=args.compat,
     )
     progress = ProgressPrinter(quiet=args.quiet)
     report = LocalDagRun(options, Settings.from_env(), on_change=progress).run()

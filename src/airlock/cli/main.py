@@ -6,7 +6,19 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from airlock.cli import dags_command, tasks_command
+from airlock.cli import (
+    celery_command,
+    connections_command,
+    dags_command,
+    db_command,
+    pools_command,
+    render_command,
+    runs_command,
+    services_command,
+    standalone_command,
+    tasks_command,
+    variables_command,
+)
 from airlock.exceptions import AirlockError
 
 if TYPE_CHECKING:
@@ -23,6 +35,18 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     dags_command.register(commands)
     tasks_command.register(commands)
+    render_command.register(commands)
+    variables_command.register(commands)
+    connections_command.register(commands)
+    celery_command.register(commands)
+    for deployment_module in (
+        db_command,
+        services_command,
+        standalone_command,
+        runs_command,
+        pools_command,
+    ):
+        deployment_module.register(commands)
     return parser
 
 

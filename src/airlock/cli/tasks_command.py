@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
+from airlock.cli import task_admin
 from airlock.exceptions import ConfigError
 
 if TYPE_CHECKING:
@@ -32,7 +33,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     logs.add_argument("--try", type=int, dest="try_number", help="the try number (default: last)")
     logs.add_argument("--map-index", type=int, default=-1, help="the mapped index, if mapped")
     logs.add_argument("--raw", action="store_true", help="print the JSON lines as stored")
+    logs.add_argument("--json", action="store_true", help="print one JSON array of the lines")
     logs.set_defaults(handler=print_task_logs)
+    task_admin.register(sub)
 
 
 def print_task_logs(args: argparse.Namespace) -> int:
@@ -40,16 +43,33 @@ def print_task_logs(args: argparse.Namespace) -> int:
     from airlock.settings import Settings  # noqa: PLC0415 -- keep the CLI's start fast
 
     path = find_log(
-        Settings.from_env().logs_folder,
+        Settings.load().logs_folder,
         args.dag_id,
         args.task_id,
         run_id=args.run_id,
         try_number=args.try_number,
         map_index=args.map_index,
     )
+    if getattr(args, "json", False):
+        return _print_json_log(path)
     with path.open("rb") as lines:
         for raw in lines:
             sys.stdout.write(raw.decode(errors="replace") if args.raw else format_line(raw))
+    return 0
+
+
+def _print_json_log(path: Path) -> int:
+    """Print the log's lines as one JSON array of objects (unparsable lines as ``message``)."""
+    import json  # noqa: PLC0415 -- only for --json
+
+    events = []
+    with path.open("rb") as lines:
+        for raw in lines:
+            try:
+                events.append(_decoder.decode(raw))
+            except msgspec.MsgspecError:
+                events.append({"message": raw.decode(errors="replace").rstrip("\n")})
+    sys.stdout.write(json.dumps({"path": str(path), "lines": events}, indent=2) + "\n")
     return 0
 
 

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     JSON,
+    Boolean,
     DateTime,
     ForeignKeyConstraint,
     Index,
@@ -117,6 +118,13 @@ class _TaskInstanceColumns:
     """When an up_for_retry task instance may be queued again."""
     failure_reason: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime]
+    pool_slots: Mapped[int] = mapped_column(default=1)
+    """Slots of its pool the try occupies while queued or running."""
+    priority_weight: Mapped[int] = mapped_column(default=1)
+    """Higher weights are queued first when slots are scarce."""
+    claimed_by: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    """The worker that claimed the queued try (local executor), until it starts."""
+    claimed_at: Mapped[datetime | None]
 
 
 class TaskInstance(_TaskInstanceColumns, Base):
@@ -129,6 +137,7 @@ class TaskInstance(_TaskInstanceColumns, Base):
             ["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"], ondelete="CASCADE"
         ),
         Index("ix_task_instance_state", "state"),
+        Index("ix_task_instance_pool_state", "pool", "state"),
     )
 
 
@@ -162,6 +171,8 @@ class XCom(Base):
     map_index: Mapped[int] = mapped_column(default=-1)
     key: Mapped[str] = mapped_column(String(512))
     value: Mapped[bytes] = mapped_column(LargeBinary)
+    length: Mapped[int | None]
+    """How many items a list, tuple or dict value holds (what a mapped task expands over)."""
     created_at: Mapped[datetime]
 
 
@@ -189,3 +200,85 @@ class Connection(Base):
     password: Mapped[str | None] = mapped_column(Text)
     port: Mapped[int | None]
     extra: Mapped[str | None] = mapped_column(Text)
+
+
+# -- Deployment: DAGs known to the scheduler, their parse errors, and pools. ------------------
+
+
+class DagModel(Base):
+    """A DAG the scheduler found in the DAGs folder, with its scheduling state."""
+
+    __tablename__ = "dag"
+
+    dag_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    fileloc: Mapped[str] = mapped_column(Text)
+    is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
+    is_active: Mapped[bool] = mapped_column(Boolean, default=True)
+    """Whether a file in the DAGs folder still defines the DAG."""
+    schedule: Mapped[str | None] = mapped_column(String(ID_LENGTH))
+    """The schedule as written (cron string, preset, or seconds), for display."""
+    max_active_runs: Mapped[int] = mapped_column(default=16)
+    max_active_tasks: Mapped[int] = mapped_column(default=16)
+    description: Mapped[str | None] = mapped_column(Text)
+    next_dagrun_logical_date: Mapped[datetime | None]
+    next_dagrun_data_interval_start: Mapped[datetime | None]
+    next_dagrun_data_interval_end: Mapped[datetime | None]
+    next_dagrun_create_after: Mapped[datetime | None]
+    last_parsed_at: Mapped[datetime | None]
+
+
+class SerializedDagModel(Base):
+    """The latest serialized form of a DAG (msgpack of ``SerializedDag``) and its hash."""
+
+    __tablename__ = "serialized_dag"
+
+    dag_id: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime]
+
+
+class ParseImportError(Base):
+    """A DAG file that could not be parsed, and why."""
+
+    __tablename__ = "import_error"
+
+    filename: Mapped[str] = mapped_column(String(1000), primary_key=True)
+    line: Mapped[int | None]
+    message: Mapped[str] = mapped_column(Text)
+    timestamp: Mapped[datetime]
+
+
+class Pool(Base):
+    """A named limit on the slots that queued and running task instances occupy."""
+
+    __tablename__ = "pool"
+
+    name: Mapped[str] = mapped_column(String(ID_LENGTH), primary_key=True)
+    slots: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str | None] = mapped_column(Text)
+
+
+# -- Authoring: the rendered template fields of each try. ------------------------------------
+
+
+class RenderedTaskInstanceFields(Base):
+    """The template fields of one try as rendered before ``execute``, secrets masked."""
+
+    __tablename__ = "rendered_task_instance_fields"
+    __table_args__ = (
+        Index("ix_rendered_task_instance_fields_key", "dag_id", "run_id", "task_id", "map_index"),
+        ForeignKeyConstraint(
+            ["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"], ondelete="CASCADE"
+        ),
+    )
+
+    ti_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    """The try's id (a task instance row's id while that try was current)."""
+    dag_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    run_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    task_id: Mapped[str] = mapped_column(String(ID_LENGTH))
+    map_index: Mapped[int] = mapped_column(default=-1)
+    try_number: Mapped[int]
+    rendered_fields: Mapped[dict[str, Any]]
+    updated_at: Mapped[datetime]

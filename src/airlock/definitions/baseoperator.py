@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Final, ParamSpec, cast
 from airlock.definitions import operator_args
 from airlock.definitions.dag import DAG, current_dag, validate_id
 from airlock.definitions.dependencies import DependencyMixin, Relatives
+from airlock.definitions.setup_teardown import SetupTeardownMixin
+from airlock.definitions.taskgroup import TaskGroup, current_task_group
 from airlock.definitions.trigger_rule import TriggerRule
 from airlock.definitions.xcom_arg import XComArg, iter_xcom_args
 from airlock.exceptions import DagDefinitionError
@@ -26,7 +28,10 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Sequence
     from datetime import datetime
 
+    import jinja2
+
     from airlock.definitions.context import Context
+    from airlock.definitions.mapped import OperatorPartial
     from airlock.definitions.operator_args import Callbacks
 
 _InitP = ParamSpec("_InitP")
@@ -65,7 +70,7 @@ def _applies_default_args(init: Callable[_InitP, None]) -> Callable[_InitP, None
     return cast("Callable[_InitP, None]", wrapper)
 
 
-class BaseOperator(DependencyMixin):
+class BaseOperator(SetupTeardownMixin):
     """The base class of operators: one task of a DAG.
 
     Subclasses override :meth:`execute`, which receives the task context when the task runs.
@@ -168,11 +173,14 @@ class BaseOperator(DependencyMixin):
         sla: timedelta | None = None,
         logger_name: str | None = None,
         allow_nested_operators: bool = True,
+        task_group: TaskGroup | None = None,
         **kwargs: Any,
     ) -> None:
         del default_args  # already merged into the other arguments by _applies_default_args
         _reject_unknown_arguments(type(self), task_id, kwargs)
-        self.task_id = validate_id(task_id, "task_id")
+        validate_id(task_id, "task_id")
+        self.task_group = task_group if task_group is not None else current_task_group()
+        self.task_id = self.task_group.child_id(task_id) if self.task_group else task_id
         self.owner = owner
         self.retries = operator_args.as_retries(retries, task_id)
         self.retry_delay = operator_args.as_duration(retry_delay, "retry_delay", task_id)
@@ -233,7 +241,9 @@ class BaseOperator(DependencyMixin):
         self._upstream: dict[str, BaseOperator] = {}
         self._downstream: dict[str, BaseOperator] = {}
         self._dag: DAG | None = None
-        self._join_dag(dag)
+        self._join_dag(dag if dag is not None or self.task_group is None else self.task_group.dag)
+        if self.task_group is not None:
+            self.task_group.add(self)
 
     def __repr__(self) -> str:
         return f"<Task({type(self).__name__}): {self.task_id}>"
@@ -307,7 +317,10 @@ class BaseOperator(DependencyMixin):
             DagDefinitionError: the tasks belong to two different DAGs.
             TypeError: ``other`` holds something that is not a task.
         """
-        for task in _link_in_one_dag(self, other):
+        others, proxies = _split_relatives(other)
+        for proxy in proxies:
+            proxy.set_downstream(self)
+        for task in _link_in_one_dag(self, others):
             _add_edge(task, self)
 
     def set_downstream(self, other: Relatives) -> None:
@@ -317,14 +330,48 @@ class BaseOperator(DependencyMixin):
             DagDefinitionError: the tasks belong to two different DAGs.
             TypeError: ``other`` holds something that is not a task.
         """
-        for task in _link_in_one_dag(self, other):
+        others, proxies = _split_relatives(other)
+        for proxy in proxies:
+            proxy.set_upstream(self)
+        for task in _link_in_one_dag(self, others):
             _add_edge(self, task)
 
     def _wire_template_xcom_args(self) -> None:
         """Make the tasks referenced by XComArgs in template fields upstream of this one."""
         for field in self.template_fields:
             for xcom_arg in iter_xcom_args(getattr(self, field, None)):
-                self.set_upstream(xcom_arg.operator)
+                self.set_upstream(xcom_arg.operators)
+
+    # --- dynamic task mapping -----------------------------------------------------------------
+
+    @classmethod
+    def partial(cls, **kwargs: Any) -> OperatorPartial:
+        """Start a mapped task: arguments every mapped task instance shares, then ``.expand()``.
+
+        ``Operator.partial(task_id="t", retries=2).expand(x=[1, 2, 3])`` adds one task that
+        runs three task instances (map indexes 0, 1, 2).
+
+        Raises:
+            TypeError: ``task_id`` is missing or an argument is unknown to the operator.
+        """
+        from airlock.definitions.mapped import OperatorPartial  # noqa: PLC0415 -- cycle
+
+        return OperatorPartial(cls, kwargs)
+
+    @property
+    def is_mapped(self) -> bool:
+        """Whether this task is a mapped task (``partial(...).expand(...)``)."""
+        return False
+
+    @property
+    def needs_expansion(self) -> bool:
+        """Whether this task runs as mapped task instances (mapped, or in a mapped group)."""
+        return self.is_mapped or self.get_closest_mapped_task_group() is not None
+
+    def get_closest_mapped_task_group(self) -> TaskGroup | None:
+        """Return the innermost mapped task group holding this task, if any."""
+        group = self.task_group
+        return group.get_closest_mapped_task_group() if group is not None else None
 
     # --- running ------------------------------------------------------------------------------
 
@@ -347,6 +394,32 @@ class BaseOperator(DependencyMixin):
         cls = type(self)
         name = self.logger_name or f"{cls.__module__}.{cls.__qualname__}"
         return logging.getLogger(f"airlock.task.operators.{name}")
+
+    def render_template_fields(
+        self, context: Context, jinja_env: jinja2.Environment | None = None
+    ) -> None:
+        """Render each of ``template_fields`` in place (the runner does it before ``execute``).
+
+        Raises:
+            TemplateRenderError: a field could not be rendered; names it and why.
+        """
+        from airlock.definitions import templating  # noqa: PLC0415 -- Jinja only when rendering
+
+        templating.render_template_fields(self, context, jinja_env)
+
+    def render_template(
+        self, content: Any, context: Context, jinja_env: jinja2.Environment | None = None
+    ) -> Any:
+        """Return ``content`` rendered as this task renders its template fields."""
+        from airlock.definitions import templating  # noqa: PLC0415 -- Jinja only when rendering
+
+        return templating.Renderer(self, context, jinja_env).render(content)
+
+    def get_template_env(self) -> jinja2.Environment:
+        """Return the Jinja environment of the task's DAG (its macros, filters, settings)."""
+        from airlock.definitions import templating  # noqa: PLC0415 -- Jinja only when rendering
+
+        return templating.template_env(self.dag)
 
     def execute(self, context: Context) -> Any:  # noqa: ARG002 -- subclasses use it
         """Do the task's work; the return value becomes its ``return_value`` XCom.
@@ -376,9 +449,14 @@ def _with_default_args(
     cls: type[BaseOperator], args: tuple[Any, ...], kwargs: dict[str, Any]
 ) -> dict[str, Any]:
     """Return ``kwargs`` completed from the DAG's and the operator's ``default_args``."""
-    dag = kwargs.get("dag") or current_dag()
+    group = kwargs.get("task_group") or current_task_group()
+    dag = kwargs.get("dag") or (group.dag if isinstance(group, TaskGroup) else current_dag())
     dag = dag if isinstance(dag, DAG) else None
-    defaults = {**(dag.default_args if dag else {}), **(kwargs.get("default_args") or {})}
+    defaults = {
+        **(dag.default_args if dag else {}),
+        **(group.default_args if isinstance(group, TaskGroup) else {}),
+        **(kwargs.get("default_args") or {}),
+    }
     accepted = accepted_keywords(cls)
     taken = kwargs.keys() | _positional_names(cls, len(args)) | _NEVER_FROM_DEFAULTS
     merged = {**kwargs, **{k: v for k, v in defaults.items() if k in accepted - taken}}
@@ -439,12 +517,28 @@ def _reject_unknown_arguments(
 # --- dependencies ---------------------------------------------------------------------------
 
 
-def _link_in_one_dag(task: BaseOperator, other: Relatives) -> list[BaseOperator]:
+def _split_relatives(other: Relatives) -> tuple[list[object], list[DependencyMixin]]:
+    """Split a dependency argument into tasks (and XComArgs) and the other kinds of relative.
+
+    The other kinds (task groups, edge labels) link themselves: ``task >> group`` becomes
+    ``group.set_upstream(task)``.
+    """
+    tasks: list[object] = []
+    proxies: list[DependencyMixin] = []
+    for item in _as_items(other):
+        is_proxy = isinstance(item, DependencyMixin) and not isinstance(
+            item, BaseOperator | XComArg
+        )
+        (proxies if is_proxy else tasks).append(item)  # type: ignore[arg-type]
+    return tasks, proxies
+
+
+def _link_in_one_dag(task: BaseOperator, other: Sequence[object]) -> list[BaseOperator]:
     """Return the operators in ``other``, after putting them all in ``task``'s DAG.
 
     A task without a DAG joins the DAG of the others, as in Airflow.
     """
-    others = [_as_operator(item) for item in _as_items(other)]
+    others = [operator for item in other for operator in _as_operators(item)]
     dags = {id(t.dag): t.dag for t in [task, *others] if t.dag is not None}
     if len(dags) > 1:
         names = " and ".join(repr(d.dag_id) for d in dags.values())
@@ -468,12 +562,12 @@ def _as_items(other: Relatives) -> Sequence[object]:
     return [other] if isinstance(other, DependencyMixin) else other
 
 
-def _as_operator(item: object) -> BaseOperator:
-    """Return the operator behind a dependency item (an operator or an XComArg)."""
+def _as_operators(item: object) -> list[BaseOperator]:
+    """Return the operators behind a dependency item (an operator or an XComArg)."""
     if isinstance(item, BaseOperator):
-        return item
+        return [item]
     if isinstance(item, XComArg):
-        return item.operator
+        return item.operators
     raise TypeError(
         f"cannot set a dependency on {type(item).__name__} {item!r}: "
         "expected an operator, an XComArg, or a list of them"

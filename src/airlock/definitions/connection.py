@@ -11,9 +11,9 @@ import json
 import os
 from dataclasses import dataclass, fields
 from typing import Any, Final
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import SplitResult, parse_qsl, quote, unquote, urlencode, urlsplit
 
-from airlock.exceptions import ConnectionNotFoundError
+from airlock.exceptions import ConnectionNotFoundError, TaskRuntimeError
 
 _ENV_PREFIXES: Final = ("AIRLOCK_CONN_", "AIRFLOW_CONN_")
 _EXTRA_JSON_PARAM: Final = "__extra__"
@@ -45,38 +45,102 @@ class Connection:
         return value if isinstance(value, dict) else {}
 
     def get_uri(self) -> str:
-        """Render the connection as a URI that ``from_uri`` reads back."""
-        scheme = self.conn_type.replace("_", "-")
+        """Render the connection as an Airflow connection URI that :meth:`from_uri` reads back.
+
+        ``type://login:password@host:port/schema?extra``, each part url-encoded; a type's
+        ``_`` becomes ``-``; an ``extra`` that is not a flat dict of strings travels whole as
+        the ``__extra__`` query parameter.
+        """
+        uri = f"{self.conn_type.lower().replace('_', '-')}://" if self.conn_type else "//"
+        host, protocol = _split_protocol(self.host, self.conn_type)
+        if protocol:
+            uri += f"{protocol}://"
         auth = ""
-        if self.login is not None or self.password is not None:
-            auth = quote(self.login or "", safe="")
-            if self.password is not None:
-                auth += ":" + quote(self.password, safe="")
-            auth += "@"
-        host = quote(self.host or "", safe="")
-        port = f":{self.port}" if self.port is not None else ""
-        path = "/" + quote(self.schema, safe="") if self.schema else ""
-        query = _extra_query(self.extra_dejson)
-        return f"{scheme}://{auth}{host}{port}{path}{query}"
+        if self.login is not None:
+            auth += quote(self.login, safe="")
+        if self.password is not None:
+            auth += ":" + quote(self.password, safe="")
+        if auth:
+            uri += auth + "@"
+        location = quote(host, safe="") if host else ""
+        if self.port:
+            location += f"@:{self.port}" if not location and not auth else f":{self.port}"
+        if self.schema:
+            location += f"/{quote(self.schema, safe='')}"
+        return uri + location + self._extra_query()
+
+    def _extra_query(self) -> str:
+        if not self.extra:
+            return ""
+        lead = "?" if self.schema else "/?"
+        extra = self.extra_dejson
+        query = (
+            urlencode(extra) if extra and all(isinstance(v, str) for v in extra.values()) else ""
+        )
+        if query and dict(parse_qsl(query, keep_blank_values=True)) == extra:
+            return lead + query
+        return lead + urlencode({_EXTRA_JSON_PARAM: self.extra})
 
     @classmethod
     def from_uri(cls, conn_id: str, uri: str) -> Connection:
-        """Parse a connection URI (``type://login:password@host:port/schema?extra=...``)."""
-        parts = urlsplit(uri)
-        if not parts.scheme:
-            raise ValueError(f"connection {conn_id!r}: {uri!r} is not a URI (no scheme)")
+        """Parse an Airflow connection URI (``type://login:password@host:port/schema?extra``).
+
+        ``postgresql`` reads as ``postgres`` and ``-`` in the type as ``_``; a host may carry a
+        protocol of its own (``http://https://example.com``); query parameters become ``extra``
+        (JSON), unless ``__extra__`` holds it whole.
+
+        Raises:
+            ValueError: the text is not a connection URI.
+        """
+        if uri.count("://") > 2 or "://" not in uri:  # noqa: PLR2004 -- type, then host protocol
+            raise ValueError(f"connection {conn_id!r}: {uri!r} is not a connection URI")
+        scheme = urlsplit(uri).scheme
+        double = uri.count("://") == 2  # noqa: PLR2004 -- a host with a protocol of its own
+        rest = uri.replace(f"{scheme}://", "" if double else "//", 1)
+        parts = urlsplit(rest)
+        protocol = parts.scheme if double else None
+        host = _hostname(parts)
         query = dict(parse_qsl(parts.query, keep_blank_values=True))
         extra = query.pop(_EXTRA_JSON_PARAM, None) or (json.dumps(query) if query else None)
         return cls(
             conn_id=conn_id,
-            conn_type=parts.scheme.replace("-", "_"),
-            host=unquote(parts.hostname) if parts.hostname else None,
-            schema=unquote(parts.path.lstrip("/")) or None,
+            conn_type=_normalize_type(scheme),
+            host=f"{protocol}://{host}" if protocol and host else (host or None),
+            schema=unquote(parts.path[1:]) or None,
             login=unquote(parts.username) if parts.username else None,
             password=unquote(parts.password) if parts.password else None,
             port=parts.port,
             extra=extra,
         )
+
+    def get_password(self) -> str | None:
+        """Return the password."""
+        return self.password
+
+    def get_extra(self) -> str | None:
+        """Return ``extra`` as stored (a JSON string)."""
+        return self.extra
+
+    def get_hook(self, *, hook_params: dict[str, Any] | None = None) -> Any:
+        """Hooks come from provider packages, which airlock does not ship.
+
+        Raises:
+            TaskRuntimeError: always; use the connection's fields with the client library.
+        """
+        del hook_params
+        message = (
+            f"connection {self.conn_id!r} (type {self.conn_type!r}): airlock has no hooks; "
+            "hooks come from Airflow provider packages. Use the connection's fields (host, "
+            "login, password, port, schema, extra_dejson) with the client library directly"
+        )
+        raise TaskRuntimeError(message)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the fields as a dict, ``extra`` parsed when it is JSON (Airflow's export)."""
+        data = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "conn_id"}
+        if self.extra:
+            data["extra"] = self.extra_dejson or self.extra
+        return data
 
     @classmethod
     def from_json(cls, conn_id: str, text: str) -> Connection:
@@ -108,12 +172,28 @@ class Connection:
         return found
 
 
-def _extra_query(extra: dict[str, Any]) -> str:
-    if not extra:
-        return ""
-    if all(isinstance(v, str) for v in extra.values()):
-        return "?" + urlencode(extra)
-    return "?" + urlencode({_EXTRA_JSON_PARAM: json.dumps(extra)})
+def _normalize_type(scheme: str) -> str:
+    """Airflow's reading of a URI scheme: ``postgresql`` is ``postgres``, ``-`` is ``_``."""
+    return "postgres" if scheme == "postgresql" else scheme.replace("-", "_")
+
+
+def _hostname(parts: SplitResult) -> str:
+    """The host of a URI as Airflow reads it: lower-cased and url-decoded.
+
+    A host holding an encoded ``/`` (a socket path, say) is taken from the raw netloc.
+    """
+    hostname = unquote(parts.hostname or "")
+    if "/" in hostname:
+        hostname = unquote(parts.netloc.rsplit("@", 1)[-1].split(":", 1)[0])
+    return hostname
+
+
+def _split_protocol(host: str | None, conn_type: str) -> tuple[str | None, str | None]:
+    """Split a host that carries its own protocol (``https://...``), unless it is the type's."""
+    if not host or "://" not in host:
+        return host, None
+    protocol, rest = host.split("://", 1)
+    return (host, None) if protocol == conn_type else (rest, protocol)
 
 
 def _from_env(conn_id: str) -> Connection | None:

@@ -11,7 +11,7 @@ from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, Protocol, TypedDict
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator
+    from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
     from datetime import datetime
 
     from airlock.api.models import DagRunInfo
@@ -33,17 +33,23 @@ class TaskInstanceProtocol(Protocol):
     def xcom_pull(
         self,
         task_ids: str | Iterable[str] | None = None,
-        key: str = "return_value",
-        *,
         dag_id: str | None = None,
+        key: str = "return_value",
+        include_prior_dates: bool = False,
+        *,
         map_indexes: int | Iterable[int] | None = None,
         default: Any = None,
+        run_id: str | None = None,
     ) -> Any:
         """Read XComs of other task instances (a single value or a list, as Airflow does)."""
         ...
 
     def xcom_push(self, key: str, value: Any) -> None:
         """Store an XCom for this task instance."""
+        ...
+
+    def xcom_sequence(self, task_id: str, key: str = "return_value") -> Sequence[Any]:
+        """Return a mapped task's values under ``key``, in map index order, read lazily."""
         ...
 
 
@@ -64,7 +70,7 @@ class Context(TypedDict, total=False):
     ts: str
     ts_nodash: str
     ts_nodash_with_tz: str
-    params: dict[str, Any]
+    params: MutableMapping[str, Any]
     try_number: int
     map_index: int
     task_instance_key_str: str
@@ -73,6 +79,16 @@ class Context(TypedDict, total=False):
     var: Any
     conn: Any
     exception: BaseException | None
+    map_index_template: str | None
+    inlets: list[Any]
+    outlets: list[Any]
+    triggering_asset_events: Mapping[str, Any]
+    prev_data_interval_start_success: datetime | None
+    prev_data_interval_end_success: datetime | None
+    prev_start_date_success: datetime | None
+    prev_end_date_success: datetime | None
+    templates_dict: dict[str, Any] | None
+    reason: str
 
 
 _current_context: ContextVar[Context | None] = ContextVar("airlock_current_context", default=None)

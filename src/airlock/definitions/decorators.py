@@ -15,10 +15,14 @@ from typing import TYPE_CHECKING, Any, Final, overload
 
 from airlock.definitions.baseoperator import accepted_keywords
 from airlock.definitions.dag import DAG, current_dag
+from airlock.definitions.taskgroup import TaskGroup, current_task_group
 from airlock.operators.python import PythonOperator
 
 if TYPE_CHECKING:
+    from airlock.definitions.baseoperator import BaseOperator
     from airlock.definitions.context import Context
+    from airlock.definitions.expand_input import ExpandInput
+    from airlock.definitions.mapped import PartialTaskDecorator
     from airlock.definitions.xcom_arg import XComArg
 
 _SET_BY_THE_CALL: Final = frozenset({"python_callable", "op_args", "op_kwargs"})
@@ -70,12 +74,18 @@ class TaskDecorator:
         TypeError: ``kwargs`` holds an argument the operator does not accept.
     """
 
+    operator_class: type[BaseOperator] = DecoratedPythonOperator
+    """The operator each call creates."""
+
     def __init__(self, function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
-        _check_task_kwargs(function, kwargs)
+        _check_task_kwargs(function, kwargs, self.operator_class)
         self.function = function
         self.kwargs = kwargs
         explicit = kwargs.get("multiple_outputs")
         self.multiple_outputs = _returns_mapping(function) if explicit is None else bool(explicit)
+        self.is_setup = False
+        self.is_teardown = False
+        self.on_failure_fail_dagrun = False
         functools.update_wrapper(self, function)
 
     def __repr__(self) -> str:
@@ -83,21 +93,67 @@ class TaskDecorator:
 
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
         """Add a task that will call the function with these arguments; return its XComArg."""
+        settings = self._settings()
+        operator = self.operator_class(
+            python_callable=self.function, op_args=args, op_kwargs=kwargs, **settings
+        )
+        self._mark_setup_teardown(operator)
+        return operator.output
+
+    def _settings(self) -> dict[str, Any]:
+        """Return the operator arguments of the next task, with a task id unique in its DAG."""
         settings = {**self.kwargs, "multiple_outputs": self.multiple_outputs}
         dag = settings.get("dag") or current_dag()
+        group = settings.get("task_group") or current_task_group()
         base_id = settings.pop("task_id", None) or self.function.__name__
-        operator = DecoratedPythonOperator(
-            task_id=unique_task_id(dag, base_id),
-            python_callable=self.function,
-            op_args=args,
-            op_kwargs=kwargs,
-            **settings,
-        )
-        return operator.output
+        settings["task_id"] = unique_task_id(dag, base_id, group)
+        return settings
+
+    def _mark_setup_teardown(self, operator: BaseOperator) -> None:
+        """Make the new task a setup or teardown task if the function was decorated so."""
+        if self.is_setup:
+            operator.as_setup()
+        if self.is_teardown:
+            operator.as_teardown(on_failure_fail_dagrun=self.on_failure_fail_dagrun)
 
     def override(self, **kwargs: Any) -> TaskDecorator:
         """Return a copy of this decorated function with some task arguments changed."""
-        return TaskDecorator(self.function, {**self.kwargs, **kwargs})
+        copy = type(self)(self.function, {**self.kwargs, **kwargs})
+        copy.is_setup = self.is_setup
+        copy.is_teardown = self.is_teardown
+        copy.on_failure_fail_dagrun = self.on_failure_fail_dagrun
+        return copy
+
+    # --- dynamic task mapping ---------------------------------------------------------------
+
+    def partial(self, **kwargs: Any) -> PartialTaskDecorator:
+        """Fix some of the function's arguments for every mapped task instance of ``expand``."""
+        from airlock.definitions.mapped import PartialTaskDecorator  # noqa: PLC0415 -- cycle
+
+        return PartialTaskDecorator(self, kwargs)
+
+    def expand(self, **mapped: Any) -> XComArg:
+        """Add a mapped task: one task instance per item of ``mapped``'s values.
+
+        Returns the reference to the mapped outputs (a downstream task receives them as a
+        lazy sequence, in map index order).
+        """
+        return self.partial().expand(**mapped)
+
+    def expand_kwargs(self, value: Any) -> XComArg:
+        """Add a mapped task: one task instance per dict of arguments in ``value``."""
+        return self.partial().expand_kwargs(value)
+
+    def build_mapped(self, partial: dict[str, Any], expand_input: ExpandInput) -> XComArg:
+        """Add the mapped task of ``partial``/``expand`` (see :class:`PartialTaskDecorator`)."""
+        from airlock.definitions.mapped import OperatorPartial  # noqa: PLC0415 -- cycle
+
+        settings = self._settings()
+        arguments = {"python_callable": self.function, "op_args": (), "op_kwargs": partial}
+        mapper = OperatorPartial(self.operator_class, {**arguments, **settings})
+        operator = mapper.build(expand_input, mapped_into="op_kwargs")
+        self._mark_setup_teardown(operator)
+        return operator.output
 
 
 class TaskDecoratorCollection:
@@ -127,19 +183,60 @@ class TaskDecoratorCollection:
 
     python = __call__
 
+    # --- the other kinds of TaskFlow task (their operators live in airlock.operators) -------
+
+    def branch(self, python_callable: Callable[..., Any] | None = None, /, **kwargs: Any) -> Any:
+        """``@task.branch``: the function returns the task id(s) to follow; the rest are skipped."""
+        from airlock.operators.branch import BranchTaskDecorator  # noqa: PLC0415 -- lazy
+
+        return _decorate(BranchTaskDecorator, python_callable, kwargs)
+
+    def short_circuit(
+        self, python_callable: Callable[..., Any] | None = None, /, **kwargs: Any
+    ) -> Any:
+        """``@task.short_circuit``: a falsy result skips what comes after the task."""
+        from airlock.operators.short_circuit import ShortCircuitTaskDecorator  # noqa: PLC0415
+
+        return _decorate(ShortCircuitTaskDecorator, python_callable, kwargs)
+
+    def bash(self, python_callable: Callable[..., Any] | None = None, /, **kwargs: Any) -> Any:
+        """``@task.bash``: the function returns the bash command to run."""
+        from airlock.operators.bash import BashTaskDecorator  # noqa: PLC0415 -- lazy
+
+        return _decorate(BashTaskDecorator, python_callable, kwargs)
+
+    def virtualenv(
+        self, python_callable: Callable[..., Any] | None = None, /, **kwargs: Any
+    ) -> Any:
+        """``@task.virtualenv``: the function runs in a virtualenv with ``requirements``."""
+        from airlock.operators.virtualenv import VirtualenvTaskDecorator  # noqa: PLC0415
+
+        return _decorate(VirtualenvTaskDecorator, python_callable, kwargs)
+
+
+def _decorate(
+    kind: type[TaskDecorator], python_callable: Callable[..., Any] | None, kwargs: dict[str, Any]
+) -> TaskDecorator | Callable[[Callable[..., Any]], TaskDecorator]:
+    """Apply decorator class ``kind`` bare (``@task.kind``) or with arguments."""
+    if python_callable is not None:
+        return kind(python_callable, kwargs)
+    return lambda function: kind(function, kwargs)
+
 
 task = TaskDecoratorCollection()
 """Decorate a function as a TaskFlow task: ``@task``, ``@task(retries=2)``, ``@task.python``."""
 
 
-def unique_task_id(dag: DAG | None, task_id: str) -> str:
+def unique_task_id(dag: DAG | None, task_id: str, group: TaskGroup | None = None) -> str:
     """Return ``task_id``, or ``task_id__N`` if ``dag`` already has a task with that id.
 
-    ``N`` is one more than the highest suffix in use, as in Airflow.
+    ``N`` is one more than the highest suffix in use, as in Airflow. Inside ``group`` the ids
+    compared are the group-prefixed ones, and the returned id is still unprefixed.
     """
-    if dag is None or task_id not in dag.task_dict:
+    full = group.child_id(task_id) if group is not None else task_id
+    if dag is None or full not in dag.task_dict:
         return task_id
-    pattern = re.compile(rf"{re.escape(task_id)}__(\d+)")
+    pattern = re.compile(rf"{re.escape(full)}__(\d+)")
     suffixes = [int(m.group(1)) for tid in dag.task_dict if (m := pattern.fullmatch(tid))]
     return f"{task_id}__{max(suffixes, default=0) + 1}"
 
@@ -157,9 +254,13 @@ def _returns_mapping(function: Callable[..., Any]) -> bool:
     return isinstance(origin, type) and issubclass(origin, Mapping)
 
 
-def _check_task_kwargs(function: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+def _check_task_kwargs(
+    function: Callable[..., Any],
+    kwargs: dict[str, Any],
+    operator_class: type[BaseOperator] = DecoratedPythonOperator,
+) -> None:
     """Reject, when the function is decorated, arguments the task's operator would reject."""
-    accepted = accepted_keywords(DecoratedPythonOperator) - _SET_BY_THE_CALL
+    accepted = accepted_keywords(operator_class) - _SET_BY_THE_CALL
     unknown = sorted(kwargs.keys() - accepted)
     if unknown:
         raise TypeError(

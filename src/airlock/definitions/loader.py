@@ -42,14 +42,36 @@ def load_dag_file(path: str | os.PathLike[str]) -> dict[str, DAG]:
     return dags
 
 
+_cache: dict[str, tuple[tuple[int, int], dict[str, DAG]]] = {}
+
+
+def cached_dag_file(path: str | os.PathLike[str]) -> tuple[dict[str, DAG], bool]:
+    """Like :func:`load_dag_file`, but reuse this process's earlier import of an unchanged file.
+
+    A runner forked from the fork server finds the files the server imported before forking
+    here, and skips the import. A file whose modification time or size changed is imported
+    again. Returns the DAGs and whether they came from the cache.
+    """
+    location = os.path.abspath(path)  # noqa: PTH100 -- the same key load_dag_file computes
+    _check_readable(location)
+    stat = os.stat(location)  # noqa: PTH116 -- str paths throughout this module
+    key = (stat.st_mtime_ns, stat.st_size)
+    cached = _cache.get(location)
+    if cached is not None and cached[0] == key:
+        return cached[1], True
+    dags = load_dag_file(location)
+    _cache[location] = (key, dags)
+    return dags, False
+
+
 def load_dag(path: str | os.PathLike[str], dag_id: str) -> DAG:
-    """Import the DAG file at ``path`` and return its DAG ``dag_id``.
+    """Return the DAG ``dag_id`` of the file at ``path``, importing the file unless cached.
 
     Raises:
         DagFileError: the file cannot be loaded (see :func:`load_dag_file`), or defines no DAG
             with this id; the message lists the ids it does define.
     """
-    dags = load_dag_file(path)
+    dags, _ = cached_dag_file(path)
     if dag_id not in dags:
         defined = ", ".join(map(repr, sorted(dags))) or "none"
         raise DagFileError(

@@ -12,13 +12,8 @@ import threading
 from typing import TYPE_CHECKING, TypeVar
 
 from airlock.exceptions import ProtocolError, TaskRuntimeError
-from airlock.execution.frames import (
-    DEFAULT_MAX_FRAME_BYTES,
-    HEADER_SIZE,
-    body_length,
-    decode_response,
-    encode_frame,
-)
+from airlock.execution.frame_buffer import FrameBuffer
+from airlock.execution.frames import DEFAULT_MAX_FRAME_BYTES, decode_response, encode_frame
 from airlock.execution.protocol import (
     ErrorKind,
     ErrorResponse,
@@ -47,6 +42,7 @@ class SupervisorChannel:
         self._max_frame_bytes = max_frame_bytes
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
+        self._buffer = FrameBuffer(max_frame_bytes)
 
     def read_startup(self) -> StartupDetails:
         """Read the unasked ``StartupDetails`` frame the supervisor sends first."""
@@ -105,22 +101,30 @@ class SupervisorChannel:
         self._sock.close()
 
     def _read_frame(self) -> ResponseFrame:
-        header = self._recv_exactly(HEADER_SIZE)
-        size = body_length(header, self._max_frame_bytes)
-        return decode_response(self._recv_exactly(size))
-
-    def _recv_exactly(self, size: int) -> bytearray:
-        buf = bytearray(size)
-        view = memoryview(buf)
-        received = 0
-        while received < size:
-            count = self._sock.recv_into(view[received:])
+        buffer = self._buffer
+        while (body := buffer.next_body()) is None:
+            if buffer.wants_large_read():
+                self._read_rest(buffer)
+                continue
+            count = self._sock.recv_into(buffer.scratch())
             if count == 0:
-                raise ProtocolError(
-                    f"the supervisor closed the connection after {received} of {size} bytes"
-                )
-            received += count
-        return buf
+                raise buffer.closed_error("supervisor")
+            buffer.received(count)
+        return decode_response(body)
+
+    def _read_rest(self, buffer: FrameBuffer) -> None:
+        view = buffer.reserve_rest()
+        try:
+            received = 0
+            while received < len(view):
+                count = self._sock.recv_into(view[received:])
+                if count == 0:
+                    buffer.filled(received)
+                    raise buffer.closed_error("supervisor")
+                received += count
+            buffer.filled(received)
+        finally:
+            view.release()
 
 
 def install_channel(channel: SupervisorChannel | None) -> None:

@@ -16,12 +16,14 @@ import msgspec
 from airlock.api.models import (
     TIFailed,
     TIRetry,
+    TISkipDownstreamRequest,
     TISkipped,
     TIStateUpdate,
     TISuccess,
     VariablePutRequest,
 )
 from airlock.exceptions import ApiError
+from airlock.execution import rendered_fields
 from airlock.execution.masking import is_sensitive_name
 from airlock.execution.protocol import (
     ConnectionResult,
@@ -29,12 +31,18 @@ from airlock.execution.protocol import (
     ErrorKind,
     ErrorResponse,
     GetConnection,
+    GetPrevSuccessfulDagRun,
     GetVariable,
     GetXCom,
+    GetXComSequence,
+    MaskSecret,
     OKResponse,
+    PrevSuccessfulDagRunResult,
     PutVariable,
     RetryTask,
+    SetRenderedFields,
     SetXCom,
+    SkipDownstreamTasks,
     SucceedTask,
     TaskState,
     TerminalMessage,
@@ -42,9 +50,12 @@ from airlock.execution.protocol import (
     ToSupervisor,
     VariableResult,
     XComResult,
+    XComSequenceResult,
 )
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from airlock.api.client import TaskApi
     from airlock.api.models import TaskInstanceKey
     from airlock.execution.masking import SecretsMasker
@@ -69,8 +80,17 @@ class RequestDispatcher:
     """Turns one runner's requests into API calls made with its task instance's token."""
 
     def __init__(
-        self, api: TaskApi, ti: TaskInstanceKey, masker: SecretsMasker, *, xcom_max_bytes: int
+        self,
+        api: TaskApi,
+        ti: TaskInstanceKey,
+        masker: SecretsMasker,
+        *,
+        xcom_max_bytes: int,
+        on_reported: Callable[[TIStateUpdate], None] | None = None,
+        explain_reason: Callable[[str], str] | None = None,
     ) -> None:
+        self._on_reported = on_reported or (lambda _update: None)
+        self._explain_reason = explain_reason or (lambda reason: reason)
         self._api = api
         self._ti = ti
         self._masker = masker
@@ -92,43 +112,67 @@ class RequestDispatcher:
                 error=ErrorKind.API_ERROR, detail=f"the Execution API is unreachable: {exc!r}"
             )
 
+    def _with_safe_reason(self, update: TIStateUpdate) -> TIStateUpdate:
+        """The update with its reason masked (and explained), before it leaves for the API."""
+        reason = getattr(update, "reason", None)
+        if not reason:
+            return update
+        safe = self._explain_reason(self._masker.redact(reason))
+        return msgspec.structs.replace(update, reason=safe)
+
     async def _dispatch(self, message: ToSupervisor) -> ToRunner:
         match message:
-            case GetXCom():
+            case GetXCom() | GetXComSequence():
                 return await self._get_xcom(message)
             case SetXCom():
                 return await self._set_xcom(message)
-            case GetVariable(key=key):
-                return await self._get_variable(key)
-            case PutVariable(key=key, value=value, description=description):
-                body = VariablePutRequest(value=value, description=description)
-                await self._api.put_variable(key, body)
-            case DeleteVariable(key=key):
-                await self._api.delete_variable(key)
+            case GetVariable() | PutVariable() | DeleteVariable():
+                return await self._variable_request(message)
             case GetConnection(conn_id=conn_id):
                 return await self._get_connection(conn_id)
+            case SetRenderedFields() | SkipDownstreamTasks() | GetPrevSuccessfulDagRun():
+                return await self._authoring_request(message)
+            case MaskSecret(values=values):
+                self._masker.add_all(values)
             case SucceedTask() | TaskState() | RetryTask():
-                self.attempted = state_update(message)
+                self.attempted = self._with_safe_reason(state_update(message))
                 await self._api.finish(self.attempted)
                 self.reported = self.attempted
+                self._on_reported(self.reported)
         return OKResponse()
 
-    async def _get_xcom(self, message: GetXCom) -> ToRunner:
+    async def _get_xcom(self, message: GetXCom | GetXComSequence) -> ToRunner:
+        if isinstance(message, GetXComSequence):
+            return await self._get_xcom_sequence(message)
         value = await self._api.get_xcom(
             dag_id=message.dag_id or self._ti.dag_id,
             run_id=message.run_id or self._ti.run_id,
             task_id=message.task_id,
             key=message.key,
             map_index=message.map_index,
+            include_prior_dates=message.include_prior_dates,
         )
         return XComResult(key=message.key, value=value)
+
+    async def _get_xcom_sequence(self, message: GetXComSequence) -> ToRunner:
+        found = await self._api.get_xcom_sequence(
+            dag_id=message.dag_id or self._ti.dag_id,
+            run_id=message.run_id or self._ti.run_id,
+            task_id=message.task_id,
+            key=message.key,
+            start=message.start,
+            stop=message.stop,
+            step=message.step,
+        )
+        return XComSequenceResult(length=found.length, values=[bytes(v) for v in found.values])
 
     async def _set_xcom(self, message: SetXCom) -> ToRunner:
         if len(message.value) > self._xcom_max_bytes:
             return ErrorResponse(
                 error=ErrorKind.INVALID_REQUEST,
                 detail=f"XCom {message.key!r} is {len(message.value)} bytes, over the limit of "
-                f"{self._xcom_max_bytes} bytes",
+                f"{self._xcom_max_bytes} bytes: store large data elsewhere (a file, object "
+                "storage) and pass its location instead",
             )
         ti = self._ti
         await self._api.set_xcom(
@@ -139,6 +183,22 @@ class RequestDispatcher:
             map_index=ti.map_index,
             value=message.value,
         )
+        return OKResponse()
+
+    async def _variable_request(
+        self, message: GetVariable | PutVariable | DeleteVariable
+    ) -> ToRunner:
+        """Read, write or delete a Variable; a secret one's value is masked from then on."""
+        match message:
+            case GetVariable(key=key):
+                return await self._get_variable(key)
+            case PutVariable(key=key, value=value, description=description):
+                if is_sensitive_name(key):
+                    self._masker.add(value)
+                body = VariablePutRequest(value=value, description=description)
+                await self._api.put_variable(key, body)
+            case DeleteVariable(key=key):
+                await self._api.delete_variable(key)
         return OKResponse()
 
     async def _get_variable(self, key: str) -> ToRunner:
@@ -158,6 +218,20 @@ class RequestDispatcher:
                 error=ErrorKind.CONNECTION_NOT_FOUND,
                 detail=f"Connection {conn_id!r} is not defined",
             )
-        self._masker.add(found.password)
-        self._masker.add(found.extra)
+        self._masker.add_connection(found.password, found.extra)
         return ConnectionResult(**msgspec.structs.asdict(found))
+
+    async def _authoring_request(
+        self, message: SetRenderedFields | SkipDownstreamTasks | GetPrevSuccessfulDagRun
+    ) -> ToRunner:
+        """Serve the requests of templating, branching and the ``prev_*_success`` keys."""
+        match message:
+            case SetRenderedFields(fields=fields, max_length=max_length):
+                stored = rendered_fields.for_storage(fields, self._masker, max_length)
+                await self._api.put_rendered_fields(stored)
+            case SkipDownstreamTasks(tasks=tasks):
+                await self._api.skip_downstream(TISkipDownstreamRequest(tasks=tasks))
+            case GetPrevSuccessfulDagRun():
+                found = await self._api.previous_successful_dag_run()
+                return PrevSuccessfulDagRunResult(**msgspec.structs.asdict(found))
+        return OKResponse()

@@ -1,14 +1,16 @@
 """Starting a task runner process and stopping it: the process lifecycle half of supervising.
 
-The runner is a fresh interpreter (``python -m airlock.execution.runner``), exec'd, so it holds
-nothing of the supervisor's memory, and in its own session (process group), so that stopping it
-also stops whatever it started. Its channels:
+A runner's channels are made here, in the supervisor:
 
-- fd 0: one end of a ``socketpair`` (the request socket; the runner moves it off fd 0 at once);
-- fd 1 / fd 2: pipes for stdout and stderr;
-- the fd named by ``AIRLOCK_LOG_FD``: a pipe for structured log lines.
+- a ``socketpair`` for requests (the runner's end becomes its fd 0, which it moves off at once);
+- pipes for stdout, stderr and the structured log channel.
 
-Exit is observed through a pidfd, so waiting for it never blocks the event loop.
+Two launchers start runners on those channels. ``ForkServerLauncher`` (the default) asks a
+preloaded fork server (``execution.forkserver``), which forks one in about a millisecond.
+``ExecLauncher`` starts a fresh interpreter (``python -m airlock.execution.runner``) per runner:
+slower, for code that is not fork-safe. Either way the runner inherits no memory of the
+supervisor, runs in its own session (process group) so that stopping it stops what it
+started, and its exit status reaches the supervisor without blocking the event loop.
 """
 
 from __future__ import annotations
@@ -21,20 +23,33 @@ import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Final
+from typing import TYPE_CHECKING, Final, Protocol
 
 from airlock.execution.log_channel import LOG_FD_ENV
+from airlock.execution.protocol import PARENT_PID_ENV
+
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from airlock.execution.run_as import RunAsUser
 
 RUNNER_MODULE: Final = "airlock.execution.runner"
 
 _CONTROL_PLANE_ENV_PREFIXES: Final = ("AIRLOCK_",)
 _RUNNER_ENV_ALLOWED_PREFIXES: Final = ("AIRLOCK_VAR_", "AIRLOCK_CONN_")
 _RUNNER_ENV_ALLOWED: Final = frozenset(
-    {"AIRLOCK_HOME", "AIRLOCK_MAX_FRAME_BYTES", "AIRLOCK_XCOM_MAX_BYTES", "AIRLOCK_LOG_LEVEL"}
+    {
+        "AIRLOCK_HOME",
+        "AIRLOCK_MAX_FRAME_BYTES",
+        "AIRLOCK_XCOM_MAX_BYTES",
+        "AIRLOCK_MAX_TEMPLATED_FIELD_LENGTH",
+        "AIRLOCK_LOG_LEVEL",
+        "AIRLOCK_COMPAT",
+    }
 )
 
 
-def runner_environment(base: dict[str, str] | os._Environ[str]) -> dict[str, str]:
+def runner_environment(base: Mapping[str, str]) -> dict[str, str]:
     """The environment a runner gets: the supervisor's, minus airlock's control-plane settings.
 
     Database URLs, signing keys and any other ``AIRLOCK_*`` setting stay behind; Variables and
@@ -50,54 +65,102 @@ def _passes_to_runner(key: str) -> bool:
 
 
 @dataclass(eq=False)
+class RunnerChannels:
+    """Both ends of a runner's channels, before it starts."""
+
+    supervisor_end: socket.socket
+    runner_end: socket.socket
+    stdout: tuple[int, int]
+    stderr: tuple[int, int]
+    log: tuple[int, int]
+
+    @classmethod
+    def open(cls) -> RunnerChannels:
+        """Create the socketpair and the three pipes (read end, write end)."""
+        supervisor_end, runner_end = socket.socketpair()
+        return cls(supervisor_end, runner_end, os.pipe(), os.pipe(), os.pipe())
+
+    def runner_fds(self) -> list[int]:
+        """The runner's ends, in the order request socket, stdout, stderr, log channel."""
+        return [self.runner_end.fileno(), self.stdout[1], self.stderr[1], self.log[1]]
+
+    def close_runner_ends(self) -> None:
+        """Close the runner's ends in the supervisor once the runner has its own copies."""
+        self.runner_end.close()
+        for _, write_end in (self.stdout, self.stderr, self.log):
+            os.close(write_end)
+
+    def close_all(self) -> None:
+        """Close every fd (the runner never started)."""
+        self.supervisor_end.close()
+        self.close_runner_ends()
+        for read_end, _ in (self.stdout, self.stderr, self.log):
+            os.close(read_end)
+
+
+@dataclass(eq=False)
 class RunnerProcess:
     """A started runner and the supervisor's ends of its channels."""
 
-    popen: subprocess.Popen[bytes]
+    pid: int
     requests: socket.socket
     stdout_fd: int
     stderr_fd: int
     log_fd: int
-    _exited: asyncio.Future[int] = field(init=False)
+    exited: asyncio.Future[int] = field(repr=False)
+    startup_note: str = ""
+    """What starting the runner cost, for the try's log."""
 
-    @property
-    def pid(self) -> int:
-        """The runner's process id (also its process group id)."""
-        return self.popen.pid
+    @classmethod
+    def adopt(
+        cls, pid: int, channels: RunnerChannels, exited: asyncio.Future[int], note: str = ""
+    ) -> RunnerProcess:
+        """Take over the supervisor's ends of ``channels`` for the started runner ``pid``."""
+        channels.close_runner_ends()
+        channels.supervisor_end.setblocking(False)  # noqa: FBT003 -- socket API
+        for read_end, _ in (channels.stdout, channels.stderr, channels.log):
+            os.set_blocking(read_end, False)
+        return cls(
+            pid,
+            channels.supervisor_end,
+            channels.stdout[0],
+            channels.stderr[0],
+            channels.log[0],
+            exited,
+            note,
+        )
 
     @property
     def returncode(self) -> int | None:
         """The exit status once the runner has exited: negative for a signal."""
-        return self.popen.returncode
-
-    def watch_exit(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Start observing the runner's exit through a pidfd."""
-        self._exited = loop.create_future()
-        pidfd = os.pidfd_open(self.pid)
-
-        def on_exit() -> None:
-            loop.remove_reader(pidfd)
-            os.close(pidfd)
-            # Until the runner is reaped its pid (and so its group id) cannot be reused: this is
-            # the one moment when killing the group hits only what the runner left behind.
-            self.signal_group(signal.SIGKILL)
-            self._exited.set_result(self.popen.wait())
-
-        loop.add_reader(pidfd, on_exit)
-
-    async def wait(self) -> int:
-        """Wait for the runner to exit; return its exit status."""
-        return await asyncio.shield(self._exited)
+        return self.exited.result() if self.exited.done() else None
 
     @property
     def has_exited(self) -> bool:
         """Whether the runner has exited."""
-        return self._exited.done()
+        return self.exited.done()
+
+    async def wait(self) -> int:
+        """Wait for the runner to exit; return its exit status."""
+        return await asyncio.shield(self.exited)
 
     def signal_group(self, signum: int) -> None:
-        """Send ``signum`` to the runner's whole process group, if any of it is left."""
-        with contextlib.suppress(ProcessLookupError, PermissionError):
+        """Send ``signum`` to the runner's process group while the runner is alive.
+
+        Once it has exited and been reaped its pid may be reused, so nothing is sent then
+        (whoever reaped it killed the group's leftovers first).
+        """
+        if self.exited.done():
+            return
+        try:
             os.killpg(self.pid, signum)
+        except ProcessLookupError:
+            # A runner forked a moment ago may not have made its own group yet (setsid is
+            # its first step): signal the runner itself, whose pid is still its own.
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(self.pid, signum)
+        except PermissionError:
+            return
 
     async def stop(self, grace: float) -> None:
         """SIGTERM the runner's group, then SIGKILL it if it has not exited after ``grace``."""
@@ -116,31 +179,84 @@ class RunnerProcess:
                 os.close(fd)
 
 
-def spawn_runner(env: dict[str, str], *, cwd: str | None = None) -> RunnerProcess:
-    """Start a runner process with its channels; it waits for ``StartupDetails`` on fd 0."""
-    supervisor_end, runner_end = socket.socketpair()
-    out_read, out_write = os.pipe()
-    err_read, err_write = os.pipe()
-    log_read, log_write = os.pipe()
-    try:
-        popen = subprocess.Popen(
+@dataclass(frozen=True)
+class LaunchOptions:
+    """How a runner is confined from its start: the user it runs as (``None``: ours)."""
+
+    run_as: RunAsUser | None = None
+
+
+class RunnerLauncher(Protocol):
+    """Starts runner processes."""
+
+    async def launch(self, dag_file: str, options: LaunchOptions | None = None) -> RunnerProcess:
+        """Start a runner that will run a task of ``dag_file``; it waits for StartupDetails."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release the launcher's resources."""
+        ...
+
+
+class ExecLauncher:
+    """Starts each runner as a fresh interpreter: ``python -m airlock.execution.runner``."""
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        self._env = runner_environment(os.environ if env is None else env)
+
+    async def launch(
+        self,
+        dag_file: str,  # noqa: ARG002 -- the runner loads it
+        options: LaunchOptions | None = None,
+    ) -> RunnerProcess:
+        """Exec a runner on fresh channels, as ``options.run_as`` when set."""
+        channels = RunnerChannels.open()
+        try:
+            popen = self._popen(channels, options.run_as if options else None)
+        except BaseException:
+            channels.close_all()
+            raise
+        exited = _watch_exit(asyncio.get_running_loop(), popen)
+        return RunnerProcess.adopt(popen.pid, channels, exited, "fresh interpreter")
+
+    def _popen(self, channels: RunnerChannels, run_as: RunAsUser | None) -> subprocess.Popen[bytes]:
+        request_fd, stdout_fd, stderr_fd, log_fd = channels.runner_fds()
+        env = {**self._env, LOG_FD_ENV: str(log_fd), PARENT_PID_ENV: str(os.getpid())}
+        return subprocess.Popen(
             [sys.executable, "-m", RUNNER_MODULE],
-            stdin=runner_end.fileno(),
-            stdout=out_write,
-            stderr=err_write,
-            pass_fds=(log_write,),
-            env={**env, LOG_FD_ENV: str(log_write)},
-            cwd=cwd,
+            stdin=request_fd,
+            stdout=stdout_fd,
+            stderr=stderr_fd,
+            pass_fds=(log_fd,),
+            env=env if run_as is None else {**env, **run_as.environment()},
             start_new_session=True,
+            user=None if run_as is None else run_as.uid,
+            group=None if run_as is None else run_as.gid,
+            extra_groups=None if run_as is None else list(run_as.groups),
         )
-    finally:
-        runner_end.close()
-        for fd in (out_write, err_write, log_write):
-            os.close(fd)
-    supervisor_end.setblocking(False)  # noqa: FBT003 -- socket API
-    for fd in (out_read, err_read, log_read):
-        os.set_blocking(fd, False)
-    return RunnerProcess(popen, supervisor_end, out_read, err_read, log_read)
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
+
+
+def _watch_exit(
+    loop: asyncio.AbstractEventLoop, popen: subprocess.Popen[bytes]
+) -> asyncio.Future[int]:
+    """A future resolved with the exit status of ``popen``, observed through a pidfd."""
+    exited: asyncio.Future[int] = loop.create_future()
+    pidfd = os.pidfd_open(popen.pid)
+
+    def on_exit() -> None:
+        loop.remove_reader(pidfd)
+        os.close(pidfd)
+        # Until the runner is reaped its pid (and so its group id) cannot be reused: this is
+        # the one moment when killing the group hits only what the runner left behind.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(popen.pid, signal.SIGKILL)
+        exited.set_result(popen.wait())
+
+    loop.add_reader(pidfd, on_exit)
+    return exited
 
 
 def describe_exit(status: int) -> str:

@@ -22,14 +22,24 @@ Only msgspec and the standard library are imported here, because the runner impo
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
-from airlock.api.models import ConnectionResponse, TaskInstanceKey, TIRunContext, VariableResponse
+from airlock.api.models import (
+    ConnectionResponse,
+    PrevSuccessfulDagRunResponse,
+    TaskInstanceKey,
+    TIRunContext,
+    VariableResponse,
+)
 
 PROTOCOL_VERSION = 1
 """Bumped when a message changes shape; runner and supervisor refuse to talk across versions."""
+
+PARENT_PID_ENV = "AIRLOCK_PARENT_PID"
+"""Names, in a new runner's environment, the pid of the process that started it (supervisor or
+fork server): the runner exits at once if that process is already gone."""
 
 
 class Message(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, tag=True):
@@ -40,13 +50,18 @@ class Message(msgspec.Struct, kw_only=True, frozen=True, omit_defaults=True, tag
 
 
 class GetXCom(Message, frozen=True):
-    """Read an XCom; ``dag_id``/``run_id`` default to the asking task's own run."""
+    """Read an XCom; ``dag_id``/``run_id`` default to the asking task's own run.
+
+    With ``include_prior_dates``, the value comes from the latest run of the DAG whose logical
+    date is not after this run's, when this run has none.
+    """
 
     task_id: str
     key: str = "return_value"
     map_index: int = -1
     dag_id: str | None = None
     run_id: str | None = None
+    include_prior_dates: bool = False
 
 
 class SetXCom(Message, frozen=True):
@@ -82,6 +97,52 @@ class GetConnection(Message, frozen=True):
     conn_id: str
 
 
+DEFAULT_MAX_TEMPLATED_FIELD_LENGTH = 4096
+"""The longest a rendered template field is stored, in characters, unless configured."""
+
+
+class SetRenderedFields(Message, frozen=True):
+    """The task's template fields as rendered, JSON-safe; the supervisor masks and stores them.
+
+    A field whose text is longer than ``max_length`` characters is stored cut (after masking).
+    """
+
+    fields: dict[str, Any]
+    max_length: int = DEFAULT_MAX_TEMPLATED_FIELD_LENGTH
+
+
+class SkipDownstreamTasks(Message, frozen=True):
+    """Mark these tasks of the run skipped (branching): task ids or ``[task_id, map_index]``."""
+
+    tasks: list[str | tuple[str, int]]
+
+
+class GetXComSequence(Message, frozen=True):
+    """Read a mapped task's values under ``key``, in map index order: their count and a slice.
+
+    ``start``/``stop``/``step`` select values as a Python slice does; ``stop=0`` asks only for
+    the count, and no bounds at all for every value (one round trip for a full iteration).
+    """
+
+    task_id: str
+    key: str = "return_value"
+    start: int | None = None
+    stop: int | None = None
+    step: int | None = None
+    dag_id: str | None = None
+    run_id: str | None = None
+
+
+class GetPrevSuccessfulDagRun(Message, frozen=True):
+    """Ask for the latest successful earlier run of the DAG (for ``prev_*_success`` keys)."""
+
+
+class MaskSecret(Message, frozen=True):
+    """Mask these values in the try's logs, rendered fields and failure reason from now on."""
+
+    values: list[str]
+
+
 class SucceedTask(Message, frozen=True):
     """The task finished successfully; its XComs were already sent."""
 
@@ -106,6 +167,11 @@ ToSupervisor = (
     | PutVariable
     | DeleteVariable
     | GetConnection
+    | GetXComSequence
+    | SetRenderedFields
+    | SkipDownstreamTasks
+    | GetPrevSuccessfulDagRun
+    | MaskSecret
     | SucceedTask
     | TaskState
     | RetryTask
@@ -135,12 +201,23 @@ class XComResult(Message, frozen=True):
     value: bytes | None = None
 
 
+class XComSequenceResult(Message, frozen=True):
+    """A mapped task's value count, and the asked slice of its values as JSON."""
+
+    length: int
+    values: list[bytes] = msgspec.field(default_factory=list)
+
+
 class VariableResult(VariableResponse, tag=True, frozen=True):
     """A Variable."""
 
 
 class ConnectionResult(ConnectionResponse, tag=True, frozen=True):
     """A Connection."""
+
+
+class PrevSuccessfulDagRunResult(PrevSuccessfulDagRunResponse, tag=True, frozen=True):
+    """The latest successful earlier run of the DAG; every field ``None`` when there is none."""
 
 
 class OKResponse(Message, frozen=True):
@@ -168,7 +245,14 @@ class ErrorResponse(Message, frozen=True):
 
 
 ToRunner = (
-    StartupDetails | XComResult | VariableResult | ConnectionResult | OKResponse | ErrorResponse
+    StartupDetails
+    | XComResult
+    | XComSequenceResult
+    | VariableResult
+    | ConnectionResult
+    | PrevSuccessfulDagRunResult
+    | OKResponse
+    | ErrorResponse
 )
 """Every message a supervisor may send."""
 

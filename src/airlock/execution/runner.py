@@ -25,10 +25,12 @@ from airlock.exceptions import (
     AirlockTaskTimeout,
     ProtocolError,
 )
-from airlock.execution import comms, log_channel
+from airlock.execution import callbacks, comms, log_channel
 from airlock.execution.comms import SupervisorChannel
 from airlock.execution.context import RuntimeTaskInstance, build_context
+from airlock.execution.lazy_sequence import LazyXComSequence
 from airlock.execution.protocol import (
+    PARENT_PID_ENV,
     PROTOCOL_VERSION,
     OKResponse,
     RetryTask,
@@ -40,6 +42,7 @@ from airlock.execution.protocol import (
 from airlock.settings import Settings
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from types import FrameType
 
     from airlock.definitions.baseoperator import BaseOperator
@@ -62,30 +65,46 @@ def main() -> int:
             f"{PROTOCOL_VERSION}: install the same airlock version on both"
         )
     comms.install_channel(channel)
-    outcome = run_task_instance(startup, channel, settings)
-    channel.call(outcome, OKResponse)
+    run_task_instance(startup, channel, settings)
     return 0
 
 
 def run_task_instance(
     startup: StartupDetails, channel: SupervisorChannel, settings: Settings
 ) -> TerminalMessage:
-    """Load the task, run it, and return the message that reports how it ended."""
+    """Load the task, run it, report how it ended, then run its state callbacks.
+
+    Returns the message that reported the outcome.
+    """
     should_retry = startup.run_context.should_retry
     try:
         task, context = _prepare(startup, channel, settings)
     except Exception as exc:  # a DAG file that no longer loads fails this try like any error
         log.exception("could not load task %s", startup.ti.task_id)
-        return _failure(exc, should_retry=should_retry)
+        outcome = _failure(exc, should_retry=should_retry)
+        channel.call(outcome, OKResponse)
+        return outcome
     with set_current_context(context):
-        return _execute(task, context, should_retry=should_retry)
+        outcome, error = _execute(
+            task,
+            context,
+            should_retry=should_retry,
+            prepare=lambda: callbacks.prepare_to_execute(
+                task, context, channel, settings.max_templated_field_length
+            ),
+        )
+        channel.call(outcome, OKResponse)
+        callbacks.run_state_callbacks(task, context, outcome, error)
+    return outcome
 
 
 def _prepare(
     startup: StartupDetails, channel: SupervisorChannel, settings: Settings
 ) -> tuple[BaseOperator, Context]:
+    from airlock.compat import install_from_env  # noqa: PLC0415 -- after the socket is set up
     from airlock.definitions.loader import load_dag  # noqa: PLC0415 -- after the socket is set up
 
+    install_from_env()  # --compat airflow: the Airflow import shim, before the DAG file runs
     dag = load_dag(startup.dag_file, startup.ti.dag_id)
     task = dag.get_task(startup.ti.task_id)
     ti = RuntimeTaskInstance(
@@ -95,23 +114,45 @@ def _prepare(
         channel=channel,
         xcom_max_bytes=settings.xcom_max_bytes,
     )
-    return task, build_context(ti, task, dag)
+    context = build_context(ti, task, dag)
+    if task.is_mapped:
+        task = _unmapped(task, context)
+        ti.task = task
+        context["task"] = task
+    return task, context
 
 
-def _execute(task: BaseOperator, context: Context, *, should_retry: bool) -> TerminalMessage:
+def _unmapped(task: BaseOperator, context: Context) -> BaseOperator:
+    """Return the plain operator a mapped task instance runs, built with its own item."""
+    from airlock.definitions.mapped import MappedOperator  # noqa: PLC0415 -- mapped tasks only
+
+    if not isinstance(task, MappedOperator):  # pragma: no cover -- is_mapped says it is one
+        return task
+    return task.unmap(context)
+
+
+def _execute(
+    task: BaseOperator,
+    context: Context,
+    *,
+    should_retry: bool,
+    prepare: Callable[[], None] = lambda: None,
+) -> tuple[TerminalMessage, BaseException | None]:
+    """Prepare (render templates, on_execute), execute, push the result; say how it ended."""
     try:
+        prepare()
         result = _call_execute(task, context)
         _push_result(task, context, result)
     except AirlockSkipException as exc:
         log.info("task skipped: %s", str(exc) or "AirlockSkipException raised")
-        return TaskState(state="skipped", reason=_reason(exc))
+        return TaskState(state="skipped", reason=_reason(exc)), None
     except AirlockFailException as exc:
         log.error("task failed without retry: %s", exc)  # noqa: TRY400 -- the reason, no trace
-        return TaskState(state="failed", reason=_reason(exc))
+        return TaskState(state="failed", reason=_reason(exc)), exc
     except (Exception, AirlockTaskTimeout, AirlockTaskTerminated, SystemExit) as exc:
         log.exception("task failed")
-        return _failure(exc, should_retry=should_retry)
-    return SucceedTask()
+        return _failure(exc, should_retry=should_retry), exc
+    return SucceedTask(), None
 
 
 def _call_execute(task: BaseOperator, context: Context) -> Any:
@@ -143,8 +184,12 @@ def _on_sigterm(_signum: int, _frame: FrameType | None) -> NoReturn:
 
 
 def _push_result(task: BaseOperator, context: Context, result: Any) -> None:
+    if task.downstream_task_ids and not task.needs_expansion:
+        _check_mappable_result(task, result)
     if result is None or not task.do_xcom_push:
         return
+    if isinstance(result, LazyXComSequence):
+        result = result.values()  # a reduce task handing its input on: store the plain values
     ti = context["ti"]
     if task.multiple_outputs:
         if not isinstance(result, dict) or not all(isinstance(k, str) for k in result):
@@ -155,6 +200,30 @@ def _push_result(task: BaseOperator, context: Context, result: Any) -> None:
         for key, value in result.items():
             ti.xcom_push(key, value)
     ti.xcom_push("return_value", result)
+
+
+def _check_mappable_result(task: BaseOperator, result: Any) -> None:
+    """Fail clearly when a task that mapped tasks expand over returned nothing to map over.
+
+    Raises:
+        TypeError: the result is not a list, tuple or dict (or was not stored).
+    """
+    from airlock.definitions.mapped import mapped_consumers  # noqa: PLC0415 -- mapped DAGs only
+
+    consumers = mapped_consumers(task)
+    if not consumers:
+        return
+    names = ", ".join(map(repr, consumers))
+    if result is None or not task.do_xcom_push:
+        raise TypeError(
+            f"task {task.task_id!r} stored no return value, but {names} expand over it: "
+            "return a list or dict (and keep do_xcom_push=True)"
+        )
+    if not isinstance(result, list | tuple | dict):
+        raise TypeError(
+            f"task {task.task_id!r} returned a value of type {type(result).__name__}, but "
+            f"{names} expand over it: return a list, tuple or dict"
+        )
 
 
 def _failure(exc: BaseException, *, should_retry: bool) -> TerminalMessage:
@@ -185,7 +254,9 @@ def _setup_output() -> None:
         stream.reconfigure(line_buffering=True)  # type: ignore[union-attr]
 
 
-def _run() -> None:
+def run_and_exit() -> NoReturn:
+    """Run ``main`` and exit the process with its code, skipping interpreter teardown."""
+    _die_with_parent()
     try:
         code = main()
     except (AirlockError, OSError) as exc:
@@ -196,5 +267,26 @@ def _run() -> None:
     os._exit(code)  # skip interpreter teardown: the task is done and reported
 
 
+def _die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this runner if its parent (supervisor or fork server) dies.
+
+    A parent that died before the request was made is caught by comparing the parent pid with
+    the one the parent wrote into ``AIRLOCK_PARENT_PID``: the runner then exits at once.
+    """
+    expected = os.environ.pop(PARENT_PID_ENV, None)
+    try:
+        import ctypes  # noqa: PLC0415 -- Linux only, and cheap once the fork server loaded it
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the socket's EOF still ends the runner
+        return
+    if expected is not None and os.getppid() != int(expected):
+        os._exit(1)  # orphaned before the kernel could be asked to watch: nobody supervises us
+
+
+_PR_SET_PDEATHSIG = 1
+
+
 if __name__ == "__main__":
-    _run()
+    run_and_exit()

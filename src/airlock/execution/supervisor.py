@@ -13,7 +13,6 @@ The parts live in their own modules: process lifecycle (``process``), request di
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import getpass
 import os
 import socket
@@ -25,23 +24,19 @@ import httpx
 
 from airlock.api.models import HeartbeatRequest, TIFailed, TIRetry, TIRunRequest, TIStateUpdate
 from airlock.exceptions import ApiConflictError, ApiError, ProtocolError
+from airlock.execution.confinement import Confinement
 from airlock.execution.dispatch import RequestDispatcher
+from airlock.execution.forkserver_client import ForkServerLauncher
 from airlock.execution.frames import (
-    HEADER_SIZE,
     FrameError,
-    body_length,
     decode_request,
-    encode_frame,
 )
-from airlock.execution.log_sink import TaskLogSink, split_lines
-from airlock.execution.masking import SecretsMasker
-from airlock.execution.process import (
-    RunnerProcess,
-    describe_exit,
-    runner_environment,
-    spawn_runner,
-)
+from airlock.execution.log_sink import TaskLogSink
+from airlock.execution.masking import SecretsMasker, environment_secrets
+from airlock.execution.output_pumps import OutputPumps
+from airlock.execution.process import ExecLauncher, RunnerLauncher, RunnerProcess, describe_exit
 from airlock.execution.protocol import ErrorKind, ErrorResponse, ResponseFrame, StartupDetails
+from airlock.execution.runner_channel import RunnerChannel
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -58,7 +53,11 @@ _DRAIN_TIMEOUT: Final = 2.0
 
 @dataclass(frozen=True)
 class TaskEvent:
-    """A change in a supervised try, for progress displays: ``running`` or ``finished``."""
+    """A change in a supervised try: ``running``, ``reported`` or ``finished``.
+
+    ``reported`` means the API holds the try's final state while the runner may still be
+    exiting; ``finished`` means the runner is gone.
+    """
 
     kind: str
     ti: TaskInstanceKey
@@ -91,8 +90,9 @@ class Supervisor:
 
     Args:
         client: the Execution API client (one connection pool for all tries).
-        settings: heartbeat interval, grace periods and limits.
+        settings: heartbeat interval, grace periods, limits, how runners start.
         on_event: called when a try starts running and when it finishes.
+        launcher: how runners start; by default as ``settings.runner_start`` says.
     """
 
     def __init__(
@@ -101,9 +101,11 @@ class Supervisor:
         settings: Settings,
         *,
         on_event: Callable[[TaskEvent], None] | None = None,
+        launcher: RunnerLauncher | None = None,
     ) -> None:
         self.client = client
         self.settings = settings
+        self.launcher = launcher or default_launcher(settings)
         self.hostname = socket.gethostname()
         self.unixname = getpass.getuser()
         self._on_event = on_event or (lambda _event: None)
@@ -116,6 +118,19 @@ class Supervisor:
         """Run one try to its end and return how it ended."""
         return await _SupervisedTry(self, workload).run()
 
+    async def aclose(self) -> None:
+        """Stop the runner launcher (the fork server, if one was started)."""
+        await self.launcher.aclose()
+
+
+def default_launcher(settings: Settings) -> RunnerLauncher:
+    """The launcher ``settings.runner_start`` names: ``fork`` (the default) or ``exec``."""
+    if settings.runner_start == "exec":
+        return ExecLauncher()
+    return ForkServerLauncher(
+        preload_dag_files=settings.preload_dag_files, preload_timeout=settings.parsing_timeout
+    )
+
 
 class _SupervisedTry:
     """One try under supervision: its runner, token, log, heartbeat and timeout."""
@@ -126,17 +141,27 @@ class _SupervisedTry:
         self.workload = workload
         self.ti = workload.ti
         self.masker = SecretsMasker()
-        self.sink = TaskLogSink(self.settings.logs_folder / workload.log_path, self.masker)
+        self.masker.add_all(environment_secrets(os.environ))
+        self.sink = TaskLogSink(
+            self.settings.logs_folder / workload.log_path,
+            self.masker,
+            max_task_bytes=self.settings.max_log_bytes_per_try,
+        )
+        self.confinement = Confinement()
         self.api: TaskApi = supervisor.client.for_task(workload.ti.id, workload.token)
         self.stop_reason: str | None = None
         self.server_refused: str | None = None
         self.started_at = time.monotonic()
 
     async def run(self) -> TaskOutcome:
-        proc = spawn_runner(runner_environment(os.environ))
-        loop = asyncio.get_running_loop()
-        proc.watch_exit(loop)
-        pumps = _OutputPumps(loop, proc, self.sink)
+        try:
+            proc = await self._launch()
+        except Exception as exc:  # noqa: BLE001 -- any launch failure fails the try, with why
+            try:
+                return await self._fail_unstarted(f"the runner could not be started: {exc}")
+            finally:
+                self.sink.close()
+        pumps = OutputPumps(asyncio.get_running_loop(), proc, self.sink)
         try:
             return await self._supervise(proc, pumps)
         finally:
@@ -144,20 +169,59 @@ class _SupervisedTry:
             proc.close()
             self.sink.close()
 
-    async def _supervise(self, proc: RunnerProcess, pumps: _OutputPumps) -> TaskOutcome:
+    async def _launch(self) -> RunnerProcess:
+        """Start the runner confined as the try asks (user, memory limit)."""
+        self.confinement = Confinement.for_workload(self.workload, self.settings)
+        launcher = self.sup.launcher
+        proc = await launcher.launch(self.workload.dag_file, self.confinement.launch_options())
+        try:
+            self.confinement.apply(proc.pid)
+        except OSError:
+            await proc.stop(grace=0)
+            proc.close()
+            raise
+        return proc
+
+    async def _fail_unstarted(self, reason: str) -> TaskOutcome:
+        """End a try whose runner never started: start it through the API, then fail it."""
+        self.sink.supervisor("error", reason)
+        request = TIRunRequest(
+            hostname=self.sup.hostname, pid=os.getpid(), unixname=self.sup.unixname
+        )
+        try:
+            context = await self.api.start(request)
+            update: TIStateUpdate = (
+                TIRetry(reason=reason) if context.should_retry else TIFailed(reason=reason)
+            )
+            await self.api.finish(update)
+        except (ApiError, httpx.HTTPError) as exc:
+            self.sink.supervisor("error", f"could not report the try's end: {exc}")
+            return self._outcome(None, reason, None)
+        return self._outcome(update_state(update), reason, None)
+
+    async def _supervise(self, proc: RunnerProcess, pumps: OutputPumps) -> TaskOutcome:
         context = await self._start(proc)
         if context is None:
             await proc.stop(grace=0)
             return self._outcome(None, self.stop_reason, proc.returncode)
         self.sup.emit(TaskEvent("running", self.ti))
         dispatcher = RequestDispatcher(
-            self.api, self.ti, self.masker, xcom_max_bytes=self.settings.xcom_max_bytes
+            self.api,
+            self.ti,
+            self.masker,
+            xcom_max_bytes=self.settings.xcom_max_bytes,
+            on_reported=self._reported,
+            explain_reason=self.confinement.explain,
         )
         status = await self._watch(proc, context, dispatcher)
         await pumps.drain(_DRAIN_TIMEOUT)
         state, reason = await self._settle(status, context, dispatcher)
         self.sink.supervisor("info", "try finished", state=state, reason=reason, exit_code=status)
         return self._outcome(state, reason, status)
+
+    def _reported(self, update: TIStateUpdate) -> None:
+        """The API holds the try's final state: listeners may move on before the runner exits."""
+        self.sup.emit(TaskEvent("reported", self.ti, update_state(update)))
 
     async def _start(self, proc: RunnerProcess) -> TIRunContext | None:
         request = TIRunRequest(hostname=self.sup.hostname, pid=proc.pid, unixname=self.sup.unixname)
@@ -167,7 +231,14 @@ class _SupervisedTry:
             self.stop_reason = f"the API refused to start the try: {exc}"
             self.sink.supervisor("error", self.stop_reason)
             return None
-        self.sink.supervisor("info", "starting runner", pid=proc.pid, try_number=context.try_number)
+        self.sink.supervisor(
+            "info",
+            "runner started",
+            pid=proc.pid,
+            how=proc.startup_note,
+            try_number=context.try_number,
+            **self.confinement.describe(),
+        )
         return context
 
     async def _watch(
@@ -208,7 +279,7 @@ class _SupervisedTry:
     async def _serve(
         self, proc: RunnerProcess, dispatcher: RequestDispatcher, startup: StartupDetails
     ) -> None:
-        channel = _SocketChannel(proc.requests, self.settings.max_frame_bytes)
+        channel = RunnerChannel(proc.requests, self.settings.max_frame_bytes)
         try:
             await channel.send(ResponseFrame(0, startup))
             while (body := await channel.receive()) is not None:
@@ -219,7 +290,7 @@ class _SupervisedTry:
             return
 
     async def _answer(
-        self, channel: _SocketChannel, body: bytearray, dispatcher: RequestDispatcher
+        self, channel: RunnerChannel, body: bytearray, dispatcher: RequestDispatcher
     ) -> None:
         try:
             frame = decode_request(body)
@@ -286,79 +357,3 @@ class _SupervisedTry:
         outcome = TaskOutcome(self.ti, state, reason, status, time.monotonic() - self.started_at)
         self.sup.emit(TaskEvent("finished", self.ti, state, reason))
         return outcome
-
-
-class _SocketChannel:
-    """The supervisor's end of one runner's request socket, read and written without blocking."""
-
-    def __init__(self, sock: socket.socket, max_frame_bytes: int) -> None:
-        self._sock = sock
-        self._max = max_frame_bytes
-        self._loop = asyncio.get_running_loop()
-
-    async def send(self, frame: ResponseFrame) -> None:
-        await self._loop.sock_sendall(self._sock, encode_frame(frame, max_bytes=self._max))
-
-    async def receive(self) -> bytearray | None:
-        """Return the next frame's body, or ``None`` when the runner closed its end cleanly."""
-        header = await self._read(HEADER_SIZE, eof_ok=True)
-        if header is None:
-            return None
-        return await self._read(body_length(header, self._max), eof_ok=False)
-
-    async def _read(self, size: int, *, eof_ok: bool) -> bytearray | None:
-        buf = bytearray(size)
-        view = memoryview(buf)
-        received = 0
-        while received < size:
-            count = await self._loop.sock_recv_into(self._sock, view[received:])
-            if count == 0:
-                if eof_ok and received == 0:
-                    return None
-                raise FrameError(f"the runner closed its socket after {received} of {size} bytes")
-            received += count
-        return buf
-
-
-class _OutputPumps:
-    """Moves the runner's stdout, stderr and log-channel lines into the log sink."""
-
-    def __init__(
-        self, loop: asyncio.AbstractEventLoop, proc: RunnerProcess, sink: TaskLogSink
-    ) -> None:
-        self._loop = loop
-        self._sink = sink
-        self._open: dict[int, asyncio.Event] = {}
-        writers: dict[int, Callable[[bytes], None]] = {
-            proc.stdout_fd: lambda line: sink.output(line, stream="stdout"),
-            proc.stderr_fd: lambda line: sink.output(line, stream="stderr"),
-            proc.log_fd: sink.structured,
-        }
-        for fd, write in writers.items():
-            self._open[fd] = asyncio.Event()
-            loop.add_reader(fd, self._pump, fd, bytearray(), write)
-
-    def _pump(self, fd: int, buffer: bytearray, write: Callable[[bytes], None]) -> None:
-        try:
-            data = os.read(fd, 65536)
-        except BlockingIOError:
-            return
-        for line in split_lines(buffer, data):
-            write(line)
-        if not data:
-            if buffer:
-                write(bytes(buffer))
-            self._loop.remove_reader(fd)
-            self._open[fd].set()
-
-    async def drain(self, seconds: float) -> None:
-        """Wait until every channel reached end of file (the runner and its children closed it)."""
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(seconds):
-                await asyncio.gather(*(event.wait() for event in self._open.values()))
-
-    def close(self) -> None:
-        """Stop watching the channels."""
-        for fd, event in self._open.items():
-            if not event.is_set():
-                self._loop.remove_reader(fd)

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, TypedDict
+
 import msgspec
 
 from airlock.api.models import TaskInstanceKey  # noqa: TC001 -- msgspec resolves it at runtime
+
+if TYPE_CHECKING:
+    from airlock.definitions.serialized import SerializedDag
 
 
 class ExecuteTask(msgspec.Struct, frozen=True, kw_only=True):
@@ -12,6 +17,8 @@ class ExecuteTask(msgspec.Struct, frozen=True, kw_only=True):
 
     ``token`` is a workload-scoped token, good only for starting this try; the supervisor
     exchanges it for an execution token on ``/run``. It never reaches the runner.
+    ``run_as_user`` and ``memory_limit`` (bytes) are the task's own; when unset, the worker's
+    ``default_run_as_user`` and ``runner_memory_limit`` settings apply.
     """
 
     ti: TaskInstanceKey
@@ -19,7 +26,28 @@ class ExecuteTask(msgspec.Struct, frozen=True, kw_only=True):
     token: str
     log_path: str
     execution_timeout: float | None = None
+    run_as_user: str | None = None
+    memory_limit: int | None = None
 
     def __repr__(self) -> str:
         ti = self.ti
         return f"ExecuteTask({ti.dag_id}.{ti.task_id} run={ti.run_id} try={ti.try_number})"
+
+
+class RunnerFields(TypedDict):
+    """The fields of an ``ExecuteTask`` that say how its runner process is confined."""
+
+    run_as_user: str | None
+    memory_limit: int | None
+
+
+def runner_fields(dag: SerializedDag, task_id: str) -> RunnerFields:
+    """The ``run_as_user`` and ``memory_limit`` task ``task_id`` of ``dag`` asks for.
+
+    A task the DAG no longer has asks for nothing: the worker's defaults apply.
+    """
+    try:
+        task = dag.task(task_id)
+    except KeyError:
+        return RunnerFields(run_as_user=None, memory_limit=None)
+    return RunnerFields(run_as_user=task.run_as_user, memory_limit=task.memory_limit)

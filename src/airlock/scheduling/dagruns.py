@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from airlock.db.models import DagRun, TaskInstance
 from airlock.exceptions import AirlockError
+from airlock.scheduling.run_params import check_run_params
 from airlock.states import DagRunState
 
 if TYPE_CHECKING:
@@ -40,12 +41,17 @@ def create_dag_run(
     run_id: str | None = None,
     run_type: str = "manual",
     conf: dict[str, Any] | None = None,
+    data_interval: tuple[datetime, datetime] | None = None,
 ) -> DagRun:
     """Create a queued DAG run of ``dag`` and one task instance per task.
 
+    ``data_interval`` defaults to the empty interval at ``logical_date``.
+
     Raises:
         DagRunExistsError: the DAG already has a run with this run id.
+        ParamValidationError: the params, with ``conf`` over their defaults, are not valid.
     """
+    check_run_params(dag, conf or {})
     run_id = run_id or manual_run_id(logical_date)
     exists = select(DagRun.id).where(DagRun.dag_id == dag.dag_id, DagRun.run_id == run_id)
     if session.scalar(exists) is not None:
@@ -57,8 +63,8 @@ def create_dag_run(
         run_type=run_type,
         state=DagRunState.QUEUED,
         logical_date=logical_date,
-        data_interval_start=logical_date,
-        data_interval_end=logical_date,
+        data_interval_start=data_interval[0] if data_interval else logical_date,
+        data_interval_end=data_interval[1] if data_interval else logical_date,
         conf=conf or {},
         created_at=now,
     )
@@ -82,6 +88,8 @@ def _task_instances(dag: SerializedDag, run_id: str, now: datetime) -> list[Task
             operator=task.operator,
             queue=task.queue,
             pool=task.pool,
+            pool_slots=task.pool_slots,
+            priority_weight=task.priority_weight,
             updated_at=now,
         )
         for task in dag.tasks

@@ -13,6 +13,7 @@ import time
 
 import msgspec
 
+from airlock.compat import install_from_env
 from airlock.definitions.serialized import ParseError, ParseResult
 from airlock.exceptions import DagFileError
 
@@ -24,6 +25,7 @@ def parse(path: str) -> ParseResult:
 
     started = time.perf_counter()
     try:
+        install_from_env()  # --compat airflow: the Airflow import shim, before the file runs
         dags = load_dag_file(path)
         serialized = tuple(serialize_dag(dag) for dag in dags.values())
     except DagFileError as exc:

@@ -33,10 +33,17 @@ class UpstreamStates:
     failed: int = 0
     upstream_failed: int = 0
     removed: int = 0
+    setup_total: int = 0
+    """How many of the upstream task instances belong to setup tasks."""
+    setup_success: int = 0
+    setup_skipped: int = 0
 
     @classmethod
-    def count(cls, states: list[str | None]) -> UpstreamStates:
-        """Count the given upstream states."""
+    def count(
+        cls, states: list[str | None], setup_states: list[str | None] | None = None
+    ) -> UpstreamStates:
+        """Count the given upstream states; ``setup_states`` are those of setup tasks among them."""
+        setups = setup_states or []
         return cls(
             total=len(states),
             success=states.count(TIState.SUCCESS),
@@ -44,6 +51,9 @@ class UpstreamStates:
             failed=states.count(TIState.FAILED),
             upstream_failed=states.count(TIState.UPSTREAM_FAILED),
             removed=states.count(TIState.REMOVED),
+            setup_total=len(setups),
+            setup_success=setups.count(TIState.SUCCESS),
+            setup_skipped=setups.count(TIState.SKIPPED),
         )
 
     @property
@@ -141,6 +151,32 @@ def _all_done_min_one_success(up: UpstreamStates) -> Decision:
     return Decision.RUN if up.success or not up.total else Decision.UPSTREAM_FAILED
 
 
+def _all_done_setup_success(up: UpstreamStates) -> Decision:
+    """A teardown's rule: once all is done, run if a setup succeeded (skip if all skipped)."""
+    if not up.all_done:
+        return Decision.WAIT
+    if up.setup_total and up.setup_skipped >= up.setup_total:
+        return Decision.SKIP
+    if up.setup_total and not up.setup_success:
+        return Decision.UPSTREAM_FAILED
+    return Decision.RUN
+
+
+def setup_constraint(states: list[str | None]) -> Decision | None:
+    """Judge a task by the states of its relevant indirect setups (see ``task_graph``).
+
+    A failed setup makes the task upstream_failed, a skipped one skips it, an unfinished one
+    makes it wait; None when they all succeeded (the trigger rule alone decides).
+    """
+    if any(state in (TIState.FAILED, TIState.UPSTREAM_FAILED) for state in states):
+        return Decision.UPSTREAM_FAILED
+    if TIState.SKIPPED in states:
+        return Decision.SKIP
+    if any(state not in (TIState.SUCCESS, TIState.REMOVED) for state in states):
+        return Decision.WAIT
+    return None
+
+
 def _always(_up: UpstreamStates) -> Decision:
     return Decision.RUN
 
@@ -150,7 +186,7 @@ RULES: dict[str, Rule] = {
     "all_failed": _all_failed,
     "all_done": _all_done,
     "all_done_min_one_success": _all_done_min_one_success,
-    "all_done_setup_success": _all_done,
+    "all_done_setup_success": _all_done_setup_success,
     "all_skipped": _all_skipped,
     "one_success": _one_success,
     "one_failed": _one_failed,

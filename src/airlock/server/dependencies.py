@@ -17,11 +17,12 @@ from datetime import UTC, datetime
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.requests import Request  # noqa: TC002 -- FastAPI resolves annotations at runtime
 
+from airlock.api.models import INT32_MAX, INT32_MIN
 from airlock.db.engine import READ_ONLY
 from airlock.db.models import TaskInstance
 from airlock.server.auth import TokenClaims, TokenExpiredError, TokenInvalidError, TokenSigner
@@ -170,6 +171,11 @@ def running_task_instance(claims: ExecutionClaims, session: DbSession) -> TaskIn
 
 
 RunningTaskInstance = Annotated[TaskInstance, Depends(running_task_instance)]
+
+QueryInt = Annotated[int, Query(ge=INT32_MIN, le=INT32_MAX)]
+"""An integer query parameter that fits an ``INTEGER`` column; others get 422, not a 500."""
+OptionalQueryInt = Annotated[int | None, Query(ge=INT32_MIN, le=INT32_MAX)]
+"""The same, optional."""
 """The running task instance the request's execution token was minted for."""
 
 

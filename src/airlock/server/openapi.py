@@ -18,11 +18,20 @@ from airlock.api.models import (
     ErrorBody,
     HealthResponse,
     HeartbeatRequest,
+    PrevSuccessfulDagRunResponse,
     TIRunContext,
     TIRunRequest,
+    TISkipDownstreamRequest,
     TIStateUpdate,
     VariablePutRequest,
     VariableResponse,
+    XComSequenceSlice,
+)
+from airlock.api.workloads import (
+    WorkloadClaimRequest,
+    WorkloadClaimResponse,
+    WorkloadReleaseRequest,
+    WorkloadReleaseResponse,
 )
 from airlock.server.msgspec_io import JSON, schema_components, schema_of
 
@@ -35,6 +44,13 @@ API_MODELS: tuple[Any, ...] = (
     VariablePutRequest,
     ConnectionResponse,
     HealthResponse,
+    XComSequenceSlice,
+    TISkipDownstreamRequest,
+    PrevSuccessfulDagRunResponse,
+    WorkloadClaimRequest,
+    WorkloadClaimResponse,
+    WorkloadReleaseRequest,
+    WorkloadReleaseResponse,
     ErrorBody,
 )
 """Every model the Execution API reads or writes."""

@@ -1,10 +1,13 @@
 """Token refresh: a successful answer may carry a new execution token for a running try.
 
 The auth dependencies call :func:`offer_refreshed_token` when the request's execution token is
-past half its lifetime, or when ``/run`` was called with a workload token. Once the route has
-answered (its transaction already committed), :class:`TokenRefreshMiddleware` checks that the
-try is still running and only then adds the ``Refreshed-API-Token`` header: a try that has just
-finished, or was archived for a retry, gets no new token.
+past half its lifetime, or when ``/run`` was called with a workload token. Every route that may
+answer successfully for such a request has, in its own transaction, found the try running
+(``/run`` made it so; heartbeat and the XCom, Variable and Connection routes check it) — except
+``/state``, which ends the try and so withdraws the offer. :class:`TokenRefreshMiddleware` then
+adds the ``Refreshed-API-Token`` header to the successful answer: a try that has finished, or
+was archived for a retry, gets no new token, and no second database connection is needed while
+the route's own may still be open (which, with many concurrent requests, could exhaust the pool).
 """
 
 from __future__ import annotations
@@ -12,17 +15,11 @@ from __future__ import annotations
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-import anyio.to_thread
-from sqlalchemy import select
 from starlette.datastructures import MutableHeaders
 
 from airlock.api.models import REFRESHED_TOKEN_HEADER
-from airlock.db.engine import READ_ONLY
-from airlock.db.models import TaskInstance
-from airlock.states import TaskInstanceState
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session, sessionmaker
     from starlette.requests import Request
     from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -32,8 +29,13 @@ _STATE_KEY = "airlock_refresh_ti_id"
 
 
 def offer_refreshed_token(request: Request, ti_id: str) -> None:
-    """Ask for a fresh execution token for ``ti_id`` in the answer, if it is still running."""
+    """Ask for a fresh execution token for ``ti_id`` in a successful answer."""
     request.scope.setdefault("state", {})[_STATE_KEY] = ti_id
+
+
+def withdraw_refreshed_token(request: Request) -> None:
+    """The route ended the try: its answer carries no new token."""
+    request.scope.setdefault("state", {}).pop(_STATE_KEY, None)
 
 
 class TokenRefreshMiddleware:
@@ -45,12 +47,9 @@ class TokenRefreshMiddleware:
         session_factory: opens the session that checks the try is still running.
     """
 
-    def __init__(
-        self, app: ASGIApp, *, signer: TokenSigner, session_factory: sessionmaker[Session]
-    ) -> None:
+    def __init__(self, app: ASGIApp, *, signer: TokenSigner) -> None:
         self.app = app
         self._signer = signer
-        self._session_factory = session_factory
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Pass the request on, adding the token header to the answer when one was offered."""
@@ -70,14 +69,5 @@ class TokenRefreshMiddleware:
     async def _add_token(self, message: Message, ti_id: str) -> None:
         if message["status"] >= HTTPStatus.BAD_REQUEST:
             return
-        token = await anyio.to_thread.run_sync(self._token_if_running, ti_id)
-        if token is not None:
-            MutableHeaders(scope=message).append(REFRESHED_TOKEN_HEADER, token)
-
-    def _token_if_running(self, ti_id: str) -> str | None:
-        with self._session_factory() as session:
-            session.connection(execution_options={READ_ONLY: True})
-            state = session.scalar(select(TaskInstance.state).where(TaskInstance.id == ti_id))
-        if state != TaskInstanceState.RUNNING:
-            return None
-        return self._signer.mint(ti_id, scope="execution")
+        token = self._signer.mint(ti_id, scope="execution")
+        MutableHeaders(scope=message).append(REFRESHED_TOKEN_HEADER, token)

@@ -207,12 +207,11 @@ def _run_context(session: Session, ti_id: str, now: datetime) -> TIRunContext:
     run = session.scalars(
         select(DagRun).where(DagRun.dag_id == ti.dag_id, DagRun.run_id == ti.run_id)
     ).one()
-    return TIRunContext(
-        dag_run=_dag_run_info(run), try_number=ti.try_number, max_tries=ti.max_tries
-    )
+    return TIRunContext(dag_run=dag_run_info(run), try_number=ti.try_number, max_tries=ti.max_tries)
 
 
-def _dag_run_info(run: DagRun) -> DagRunInfo:
+def dag_run_info(run: DagRun) -> DagRunInfo:
+    """The DAG run as a task (or a DAG callback) sees it."""
     return DagRunInfo(
         dag_id=run.dag_id,
         run_id=run.run_id,

@@ -10,7 +10,12 @@ from airlock.db.models import Base, DagRun, Variable
 EXPECTED_TABLES = {
     "alembic_version",
     "connection",
+    "dag",
     "dag_run",
+    "import_error",
+    "pool",
+    "rendered_task_instance_fields",
+    "serialized_dag",
     "task_instance",
     "task_instance_history",
     "variable",
@@ -47,7 +52,8 @@ def test_constraints_carry_the_names_of_the_naming_convention(engine):
         "uq_task_instance_dag_id_run_id_task_id_map_index"
     }
     assert {ix["name"] for ix in inspector.get_indexes("task_instance")} == {
-        "ix_task_instance_state"
+        "ix_task_instance_state",
+        "ix_task_instance_pool_state",
     }
 
 

@@ -5,7 +5,7 @@ import pytest
 
 from airlock.definitions.dag import DAG
 from airlock.definitions.serialization import serialize_dag
-from airlock.definitions.serialized import SerializedDag
+from airlock.definitions.serialized import SerializedDag, SerializedParam
 from airlock.exceptions import DagDefinitionError
 from airlock.operators.empty import EmptyOperator
 from airlock.operators.python import PythonOperator
@@ -43,14 +43,17 @@ def test_serialized_dag_has_tasks_in_topological_order():
 
 
 def test_serialized_dag_settings_and_params_are_plain_json():
-    """DAG-level settings are copied and params become plain JSON values."""
+    """DAG-level settings are copied and params become declarations with plain JSON defaults."""
     serialized = serialize_dag(_build())
     assert (serialized.dag_id, serialized.description, serialized.tags) == (
         "serial",
         "demo",
         ("a", "b"),
     )
-    assert serialized.params == {"n": 1, "when": "2024-01-01T00:00:00Z"}
+    assert serialized.params == {
+        "n": SerializedParam(default=1),
+        "when": SerializedParam(default="2024-01-01T00:00:00Z"),
+    }
     assert serialized.max_active_runs == 3
     assert serialized.fileloc == __file__
 

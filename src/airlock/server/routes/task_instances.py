@@ -11,6 +11,7 @@ from http import HTTPStatus
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from starlette.requests import Request  # noqa: TC002 -- FastAPI resolves annotations at runtime
 from starlette.responses import Response
 
 from airlock.api.models import (
@@ -26,6 +27,7 @@ from airlock.server.dependencies import (  # noqa: TC001 -- FastAPI resolves ann
     TaskInstanceClaims,
 )
 from airlock.server.msgspec_io import documented, json_body, json_response
+from airlock.server.refresh import withdraw_refreshed_token
 
 router = APIRouter(prefix="/task-instances", tags=["task instances"])
 
@@ -65,9 +67,11 @@ def finish(
     _claims: TaskInstanceClaims,
     body: Annotated[TIStateUpdate, Depends(json_body(TIStateUpdate))],
     session: DbSession,
+    request: Request,
 ) -> Response:
     """End a running try as success, failed, skipped or up_for_retry."""
     transitions.finish(session, ti_id, body)
+    withdraw_refreshed_token(request)
     return Response(status_code=HTTPStatus.NO_CONTENT)
 
 

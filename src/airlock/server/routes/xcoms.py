@@ -14,15 +14,16 @@ from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Depends
-from sqlalchemy import delete, select
+from sqlalchemy import Select, delete, select
 from starlette.requests import Request  # noqa: TC002 -- FastAPI resolves annotations at runtime
 from starlette.responses import Response
 
-from airlock.db.models import XCom
-from airlock.server.dependencies import DbSession, RunningTaskInstance, server_state
+from airlock.db.models import DagRun, XCom
+from airlock.server.dependencies import DbSession, QueryInt, RunningTaskInstance, server_state
 from airlock.server.errors import HTTPProblem
 from airlock.server.msgspec_io import JSON, documented
 from airlock.server.upsert import upsert
+from airlock.server.xcom_length import value_length
 
 router = APIRouter(prefix="/xcoms", tags=["xcoms"])
 
@@ -64,7 +65,7 @@ class XComAddress:
 
 
 def xcom_address(
-    dag_id: str, run_id: str, task_id: str, key: str, map_index: int = -1
+    dag_id: str, run_id: str, task_id: str, key: str, map_index: QueryInt = -1
 ) -> XComAddress:
     """Read the XCom's address from the path and the ``map_index`` query parameter."""
     if not key:
@@ -114,9 +115,20 @@ async def xcom_value(request: Request) -> bytes:
 
 
 @router.get(PATH, **documented(response=Any, errors=(*_ERRORS, HTTPStatus.NOT_FOUND)))
-def get_xcom(address: Annotated[XComAddress, Depends(readable)], session: DbSession) -> Response:
-    """Answer with the stored JSON value itself."""
-    value = session.scalar(select(XCom.value).where(*address.where()))
+def get_xcom(
+    address: Annotated[XComAddress, Depends(readable)],
+    session: DbSession,
+    include_prior_dates: bool = False,
+) -> Response:
+    """Answer with the stored JSON value itself.
+
+    With ``include_prior_dates=true``, answer with the value of the latest run of the DAG whose
+    logical date is not after the addressed run's (that run included), as Airflow does.
+    """
+    if include_prior_dates:
+        value = session.scalar(_latest_up_to_run(address))
+    else:
+        value = session.scalar(select(XCom.value).where(*address.where()))
     if value is None:
         raise HTTPProblem(
             HTTPStatus.NOT_FOUND,
@@ -147,6 +159,7 @@ def set_xcom(
         "map_index": address.map_index,
         "key": address.key,
         "value": value,
+        "length": value_length(value),
         "created_at": datetime.now(UTC),
     }
     upsert(session, XCom, row, key=("dag_id", "run_id", "task_id", "map_index", "key"))
@@ -158,6 +171,26 @@ def delete_xcom(address: Annotated[XComAddress, Depends(writable)], session: DbS
     """Delete the value stored under the key, if any."""
     session.execute(delete(XCom).where(*address.where()))
     return Response(status_code=HTTPStatus.NO_CONTENT)
+
+
+def _latest_up_to_run(address: XComAddress) -> Select[bytes]:
+    """Select the value of ``address`` in the latest run up to the addressed run's date."""
+    run_date = select(DagRun.logical_date).where(
+        DagRun.dag_id == address.dag_id, DagRun.run_id == address.run_id
+    )
+    return (
+        select(XCom.value)
+        .join(DagRun, (DagRun.dag_id == XCom.dag_id) & (DagRun.run_id == XCom.run_id))
+        .where(
+            XCom.dag_id == address.dag_id,
+            XCom.task_id == address.task_id,
+            XCom.map_index == address.map_index,
+            XCom.key == address.key,
+            DagRun.logical_date <= run_date.scalar_subquery(),
+        )
+        .order_by(DagRun.logical_date.desc(), XCom.created_at.desc())
+        .limit(1)
+    )
 
 
 async def _read_at_most(request: Request, limit: int) -> bytes:

@@ -58,6 +58,10 @@ def _task_instance_columns() -> list[sa.Column[object]]:
         _timestamp("next_retry_at"),
         sa.Column("failure_reason", sa.Text(), nullable=True),
         _timestamp("updated_at", nullable=False),
+        sa.Column("pool_slots", sa.Integer(), nullable=False),
+        sa.Column("priority_weight", sa.Integer(), nullable=False),
+        sa.Column("claimed_by", sa.String(ID_LENGTH), nullable=True),
+        _timestamp("claimed_at"),
     ]
 
 
@@ -96,6 +100,7 @@ def _create_task_instance() -> None:
         _dag_run_key("task_instance"),
     )
     op.create_index("ix_task_instance_state", "task_instance", ["state"])
+    op.create_index("ix_task_instance_pool_state", "task_instance", ["pool", "state"])
 
 
 def _create_task_instance_history() -> None:
@@ -122,6 +127,7 @@ def _create_xcom() -> None:
         sa.Column("map_index", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(512), nullable=False),
         sa.Column("value", sa.LargeBinary(), nullable=False),
+        sa.Column("length", sa.Integer(), nullable=True),
         _timestamp("created_at", nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_xcom")),
         sa.UniqueConstraint(
@@ -162,6 +168,72 @@ def _create_connection() -> None:
     )
 
 
+def _create_deployment_tables() -> None:
+    """The scheduler's tables: known DAGs, their serialized form, parse errors, pools."""
+    op.create_table(
+        "dag",
+        sa.Column("dag_id", sa.String(ID_LENGTH), nullable=False),
+        sa.Column("fileloc", sa.Text(), nullable=False),
+        sa.Column("is_paused", sa.Boolean(), nullable=False),
+        sa.Column("is_active", sa.Boolean(), nullable=False),
+        sa.Column("schedule", sa.String(ID_LENGTH), nullable=True),
+        sa.Column("max_active_runs", sa.Integer(), nullable=False),
+        sa.Column("max_active_tasks", sa.Integer(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        _timestamp("next_dagrun_logical_date"),
+        _timestamp("next_dagrun_data_interval_start"),
+        _timestamp("next_dagrun_data_interval_end"),
+        _timestamp("next_dagrun_create_after"),
+        _timestamp("last_parsed_at"),
+        sa.PrimaryKeyConstraint("dag_id", name=op.f("pk_dag")),
+    )
+    op.create_table(
+        "serialized_dag",
+        sa.Column("dag_id", sa.String(ID_LENGTH), nullable=False),
+        sa.Column("data", sa.LargeBinary(), nullable=False),
+        sa.Column("data_hash", sa.String(64), nullable=False),
+        _timestamp("updated_at", nullable=False),
+        sa.PrimaryKeyConstraint("dag_id", name=op.f("pk_serialized_dag")),
+    )
+    op.create_table(
+        "import_error",
+        sa.Column("filename", sa.String(1000), nullable=False),
+        sa.Column("line", sa.Integer(), nullable=True),
+        sa.Column("message", sa.Text(), nullable=False),
+        _timestamp("timestamp", nullable=False),
+        sa.PrimaryKeyConstraint("filename", name=op.f("pk_import_error")),
+    )
+    op.create_table(
+        "pool",
+        sa.Column("name", sa.String(ID_LENGTH), nullable=False),
+        sa.Column("slots", sa.Integer(), nullable=False),
+        sa.Column("description", sa.Text(), nullable=True),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_pool")),
+    )
+
+
+def _create_rendered_fields() -> None:
+    """The rendered template fields of each try."""
+    op.create_table(
+        "rendered_task_instance_fields",
+        sa.Column("ti_id", sa.String(36), nullable=False),
+        sa.Column("dag_id", sa.String(ID_LENGTH), nullable=False),
+        sa.Column("run_id", sa.String(ID_LENGTH), nullable=False),
+        sa.Column("task_id", sa.String(ID_LENGTH), nullable=False),
+        sa.Column("map_index", sa.Integer(), nullable=False),
+        sa.Column("try_number", sa.Integer(), nullable=False),
+        sa.Column("rendered_fields", sa.JSON(), nullable=False),
+        _timestamp("updated_at", nullable=False),
+        sa.PrimaryKeyConstraint("ti_id", name=op.f("pk_rendered_task_instance_fields")),
+        _dag_run_key("rendered_task_instance_fields"),
+    )
+    op.create_index(
+        "ix_rendered_task_instance_fields_key",
+        "rendered_task_instance_fields",
+        ["dag_id", "run_id", "task_id", "map_index"],
+    )
+
+
 def upgrade() -> None:
     """Create every table."""
     _create_dag_run()
@@ -170,15 +242,24 @@ def upgrade() -> None:
     _create_xcom()
     _create_variable()
     _create_connection()
+    _create_rendered_fields()
+    _create_deployment_tables()
 
 
 def downgrade() -> None:
     """Drop every table, children before the DAG runs they refer to."""
+    op.drop_index(
+        "ix_rendered_task_instance_fields_key", table_name="rendered_task_instance_fields"
+    )
+    op.drop_table("rendered_task_instance_fields")
+    for table in ("pool", "import_error", "serialized_dag", "dag"):
+        op.drop_table(table)
     op.drop_table("connection")
     op.drop_table("variable")
     op.drop_table("xcom")
     op.drop_index("ix_task_instance_history_key", table_name="task_instance_history")
     op.drop_table("task_instance_history")
+    op.drop_index("ix_task_instance_pool_state", table_name="task_instance")
     op.drop_index("ix_task_instance_state", table_name="task_instance")
     op.drop_table("task_instance")
     op.drop_table("dag_run")

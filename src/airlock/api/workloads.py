@@ -1,0 +1,44 @@
+"""Bodies of the worker routes (``/workloads/...``): claiming queued tries and handing them back.
+
+A local worker (``airlock worker``) authenticates with a worker credential, not a task token.
+It claims queued tries in the queues it serves and gets their ``ExecuteTask`` workloads, each
+with a freshly minted workload token; when it stops, it hands back the tries it could not
+finish. Shared by the server and the worker's client.
+"""
+
+from __future__ import annotations
+
+import msgspec
+
+from airlock.api.models import Model
+from airlock.execution.workload import ExecuteTask  # noqa: TC001 -- msgspec resolves it at runtime
+
+MAX_CLAIM = 256
+"""The most tries one claim may ask for."""
+
+
+class WorkloadClaimRequest(Model, frozen=True):
+    """Body of ``POST /workloads/claim``: who claims, for which queues, and how many at most."""
+
+    hostname: str
+    queues: list[str] = msgspec.field(default_factory=lambda: ["default"])
+    slots: int = 1
+
+
+class WorkloadClaimResponse(Model, frozen=True):
+    """Answer to a claim: the claimed tries' workloads (possibly none)."""
+
+    workloads: list[ExecuteTask] = msgspec.field(default_factory=list)
+
+
+class WorkloadReleaseRequest(Model, frozen=True):
+    """Body of ``POST /workloads/release``: running tries the worker hands back."""
+
+    hostname: str
+    ti_ids: list[str]
+
+
+class WorkloadReleaseResponse(Model, frozen=True):
+    """Answer to a release: the tries that were handed back (and will run again)."""
+
+    released: list[str] = msgspec.field(default_factory=list)

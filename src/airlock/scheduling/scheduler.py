@@ -1,0 +1,225 @@
+"""The scheduler service (``airlock scheduler``): DAG files in, queued tries out.
+
+One loop (:meth:`Scheduler.loop_once`), repeated every ``scheduler_loop_interval``:
+
+1. create the runs that schedules ask for (:mod:`~airlock.scheduling.run_creation`);
+2. run a scheduling pass over every active run of an unpaused DAG (trigger rules, retries,
+   admission through pools and concurrency limits, run state), each in its own transaction with
+   the run's row locked ``FOR UPDATE SKIP LOCKED`` (another scheduler busy with that run is
+   skipped, not waited for); a queued run starts only while the DAG has fewer than
+   ``max_active_runs`` running;
+3. after the pass committed, hand each queued try to the executor with a freshly minted
+   workload token;
+4. end the tries whose heartbeat stopped and requeue those queued for too long
+   (:mod:`~airlock.scheduling.timeouts`).
+
+A separate thread scans the DAGs folder every ``parsing_interval``
+(:class:`~airlock.scheduling.dag_processor.DagFolderProcessor`). Time comes from ``clock``, so
+tests drive schedules with a clock of their own. Any number of schedulers may run against one
+PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from airlock.db.models import DagModel, DagRun, Pool
+from airlock.execution.log_sink import log_relative_path
+from airlock.execution.workload import ExecuteTask, runner_fields
+from airlock.scheduling.dag_processor import DagFolderProcessor
+from airlock.scheduling.dag_store import load_dag
+from airlock.scheduling.dagrun_scheduler import schedule_dag_run
+from airlock.scheduling.run_creation import ACTIVE_RUN_STATES, create_scheduled_runs
+from airlock.scheduling.timeouts import fail_lost_tries, requeue_stuck_tries
+from airlock.states import DagRunState
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy.orm import Session, sessionmaker
+
+    from airlock.definitions.serialized import SerializedDag
+    from airlock.executors.base import Executor
+    from airlock.scheduling.dagrun_scheduler import QueuedTry
+    from airlock.scheduling.run_creation import CreatedRun
+    from airlock.scheduling.timeouts import TimedOut
+    from airlock.server.auth import TokenSigner
+    from airlock.settings import Settings
+
+log = logging.getLogger("airlock.scheduler")
+
+DEFAULT_POOL = "default_pool"
+
+
+def utc_now() -> datetime:
+    """The current time, in UTC."""
+    return datetime.now(UTC)
+
+
+@dataclass
+class LoopReport:
+    """What one scheduler loop did."""
+
+    created: list[CreatedRun] = field(default_factory=list)
+    sent: list[ExecuteTask] = field(default_factory=list)
+    timed_out: list[TimedOut] = field(default_factory=list)
+    finished_runs: list[tuple[str, str, str]] = field(default_factory=list)
+
+    @property
+    def busy(self) -> bool:
+        """Whether the loop changed anything (so another loop soon is worthwhile)."""
+        return bool(self.created or self.sent or self.timed_out or self.finished_runs)
+
+
+class Scheduler:
+    """Creates runs, schedules their task instances and hands queued tries to an executor.
+
+    Args:
+        settings: loop interval, timeouts, DAGs folder, parsing options, default pool size.
+        sessions: opens database sessions.
+        signer: mints the workload tokens of queued tries.
+        executor: where queued tries go.
+        clock: the current time; tests pass a controllable one.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        *,
+        signer: TokenSigner,
+        executor: Executor,
+        clock: Callable[[], datetime] = utc_now,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.signer = signer
+        self.executor = executor
+        self.clock = clock
+        self.processor = DagFolderProcessor(
+            settings.dags_folder,
+            sessions,
+            timeout=settings.parsing_timeout,
+            processes=settings.parsing_processes,
+            clock=clock,
+        )
+
+    def ensure_default_pool(self) -> None:
+        """Create ``default_pool`` with ``default_pool_slots`` slots unless it exists."""
+        with self.sessions.begin() as session:
+            dialect = session.get_bind().dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            values = {
+                "name": DEFAULT_POOL,
+                "slots": self.settings.default_pool_slots,
+                "description": "the pool of every task that names no other",
+            }
+            session.execute(insert(Pool).values(values).on_conflict_do_nothing())
+
+    def loop_once(self) -> LoopReport:
+        """Run one loop: create due runs, schedule active runs, send, handle timeouts."""
+        now = self.clock()
+        report = LoopReport(created=create_scheduled_runs(self.sessions, now))
+        for run_id in self._active_run_ids():
+            self._schedule_run(run_id, now, report)
+        with self.sessions.begin() as session:
+            report.timed_out += fail_lost_tries(session, now, self.settings.heartbeat_timeout)
+            report.timed_out += requeue_stuck_tries(session, now, self.settings.queued_timeout)
+        for timed_out in report.timed_out:
+            log.warning(
+                "task instance %s.%s: %s", timed_out.dag_id, timed_out.task_id, timed_out.reason
+            )
+        return report
+
+    def run(self, stop: threading.Event) -> None:
+        """Loop until ``stop`` is set, scanning the DAGs folder in a thread of its own."""
+        self.ensure_default_pool()
+        parser = threading.Thread(target=self._parse_forever, args=(stop,), name="airlock-dags")
+        parser.start()
+        try:
+            while not stop.is_set():
+                report = self._safe_loop()
+                if not (report and report.busy):
+                    stop.wait(self.settings.scheduler_loop_interval)
+        finally:
+            stop.set()
+            parser.join()
+            self.executor.close()
+
+    def _safe_loop(self) -> LoopReport | None:
+        try:
+            return self.loop_once()
+        except Exception:  # a database hiccup must not end the service: log and loop again
+            log.exception("scheduler loop failed; retrying")
+            return None
+
+    def _parse_forever(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.processor.scan()
+            except Exception:  # the next scan tries again
+                log.exception("scanning the DAGs folder %s failed", self.settings.dags_folder)
+            stop.wait(self.settings.parsing_interval)
+
+    def _active_run_ids(self) -> list[int]:
+        with self.sessions() as session:
+            query = (
+                select(DagRun.id)
+                .join(DagModel, DagModel.dag_id == DagRun.dag_id)
+                .where(DagRun.state.in_(ACTIVE_RUN_STATES), DagModel.is_paused.is_(False))
+                .order_by(DagRun.state.desc(), DagRun.logical_date, DagRun.id)
+            )
+            return list(session.scalars(query))
+
+    def _schedule_run(self, run_pk: int, now: datetime, report: LoopReport) -> None:
+        queued: list[QueuedTry] = []
+        with self.sessions.begin() as session:
+            run = session.scalars(
+                select(DagRun)
+                .where(DagRun.id == run_pk, DagRun.state.in_(ACTIVE_RUN_STATES))
+                .with_for_update(skip_locked=True)
+            ).one_or_none()
+            dag = load_dag(session, run.dag_id) if run is not None else None
+            if run is None or dag is None or not self._may_run(session, run, dag):
+                return
+            result = schedule_dag_run(session, dag, run.run_id, now=now)
+            queued = result.queued
+            if result.run_state in (DagRunState.SUCCESS, DagRunState.FAILED):
+                report.finished_runs.append((dag.dag_id, run.run_id, result.run_state))
+        for item in queued:
+            workload = self._workload(item, dag)
+            self.executor.send(workload, queue=item.queue)
+            report.sent.append(workload)
+
+    def _may_run(self, session: Session, run: DagRun, dag: SerializedDag) -> bool:
+        if run.state != DagRunState.QUEUED:
+            return True
+        session.execute(
+            select(DagModel.dag_id).where(DagModel.dag_id == dag.dag_id).with_for_update()
+        )
+        running = session.scalar(
+            select(func.count()).where(
+                DagRun.dag_id == dag.dag_id, DagRun.state == DagRunState.RUNNING
+            )
+        )
+        return int(running or 0) < dag.max_active_runs
+
+    def _workload(self, item: QueuedTry, dag: SerializedDag) -> ExecuteTask:
+        key = item.key
+        return ExecuteTask(
+            ti=key,
+            dag_file=dag.fileloc,
+            token=self.signer.mint(key.id, scope="workload"),
+            log_path=log_relative_path(
+                key.dag_id, key.run_id, key.task_id, key.map_index, key.try_number
+            ),
+            execution_timeout=item.execution_timeout,
+            **runner_fields(dag, key.task_id),
+        )

@@ -1,0 +1,118 @@
+"""Handing queued tries to local workers, and taking running tries back from them.
+
+**Claim**: the oldest queued, unclaimed tries of the requested queues (highest
+``priority_weight`` first) are read ``FOR UPDATE SKIP LOCKED`` (two workers claiming at once get
+different tries), marked claimed by the worker (a conditional update: still queued, still
+unclaimed), and returned as workloads with freshly minted workload tokens. A claimed try that
+never starts is requeued by the scheduler's queued timeout.
+
+**Release**: a stopping worker hands back the running tries it could not finish. Each one that
+is still running in a process of that worker's host is archived and goes back to
+``scheduled`` under a new id: the next scheduling pass queues it again (its next try), and the
+old supervisor's next heartbeat is refused, which makes it stop its runner.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from airlock.api.models import TaskInstanceKey
+from airlock.db.models import TaskInstance
+from airlock.execution.log_sink import log_relative_path
+from airlock.execution.workload import ExecuteTask, runner_fields
+from airlock.scheduling.dag_store import load_dag
+from airlock.scheduling.tries import archive, conditional_update, renew
+from airlock.states import TaskInstanceState as TIState
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from airlock.api.workloads import WorkloadClaimRequest, WorkloadReleaseRequest
+    from airlock.server.auth import TokenSigner
+
+log = logging.getLogger("airlock.server.claims")
+
+
+def claim(
+    session: Session, worker: str, request: WorkloadClaimRequest, signer: TokenSigner
+) -> list[ExecuteTask]:
+    """Claim up to ``request.slots`` queued tries for ``worker``; return their workloads."""
+    now = datetime.now(UTC)
+    candidates = session.scalars(
+        select(TaskInstance)
+        .where(
+            TaskInstance.state == TIState.QUEUED,
+            TaskInstance.claimed_at.is_(None),
+            TaskInstance.queue.in_(request.queues),
+        )
+        .order_by(TaskInstance.priority_weight.desc(), TaskInstance.queued_at)
+        .limit(request.slots)
+        .with_for_update(skip_locked=True)
+    ).all()
+    workloads = []
+    for ti in candidates:
+        workload = _workload(session, ti, signer)
+        expected = {"state": TIState.QUEUED, "claimed_at": None}
+        claimed = {"claimed_by": f"{worker}@{request.hostname}", "claimed_at": now}
+        if workload is not None and conditional_update(session, ti.id, expected, **claimed):
+            workloads.append(workload)
+    return workloads
+
+
+def release(session: Session, worker: str, request: WorkloadReleaseRequest) -> list[str]:
+    """Hand back the listed tries still running on the worker's host; return their old ids."""
+    now = datetime.now(UTC)
+    released = []
+    reason = f"handed back by worker {worker} on {request.hostname}, which was stopping"
+    for ti_id in request.ti_ids:
+        expected = {"state": TIState.RUNNING, "hostname": request.hostname}
+        if not conditional_update(session, ti_id, expected, end_date=now, failure_reason=reason):
+            continue
+        archive(session, ti_id, state=TIState.UP_FOR_RETRY)
+        renew(
+            session,
+            ti_id,
+            state=TIState.SCHEDULED,
+            start_date=None,
+            end_date=None,
+            hostname=None,
+            pid=None,
+            last_heartbeat_at=None,
+            claimed_by=None,
+            claimed_at=None,
+            failure_reason=None,
+            updated_at=now,
+        )
+        released.append(ti_id)
+    return released
+
+
+def _workload(session: Session, ti: TaskInstance, signer: TokenSigner) -> ExecuteTask | None:
+    dag = load_dag(session, ti.dag_id)
+    if dag is None:
+        log.warning("queued task instance %s has no stored DAG %r", ti.id, ti.dag_id)
+        return None
+    try:
+        timeout = dag.task(ti.task_id).execution_timeout
+    except KeyError:
+        timeout = None
+    key = TaskInstanceKey(
+        id=ti.id,
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        task_id=ti.task_id,
+        map_index=ti.map_index,
+        try_number=ti.try_number,
+    )
+    return ExecuteTask(
+        ti=key,
+        dag_file=dag.fileloc,
+        token=signer.mint(ti.id, scope="workload"),
+        log_path=log_relative_path(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number),
+        execution_timeout=timeout,
+        **runner_fields(dag, ti.task_id),
+    )

@@ -1,0 +1,150 @@
+"""Worker routes: local workers claim queued tries with their credential, and hand them back."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import msgspec
+import pytest
+
+from airlock.api.workloads import WorkloadClaimResponse
+from airlock.definitions.serialized import ParseResult, SerializedDag, SerializedTask
+from airlock.scheduling.dag_store import store_parse_result
+from airlock.server.worker_auth import WorkerCredentials
+from airlock.states import TaskInstanceState
+
+HOST = "worker-host"
+
+
+@pytest.fixture
+def credentials(secret):
+    """The server's worker credentials."""
+    return WorkerCredentials(secret)
+
+
+@pytest.fixture
+def api(make_client, credentials):
+    """A client for an app that accepts workers."""
+    return make_client(worker_credentials=credentials)
+
+
+@pytest.fixture
+def stored_dag(session_factory):
+    """A DAG "dag" with a task "task" (execution_timeout 30 s) stored as the scheduler does."""
+    dag = SerializedDag(
+        dag_id="dag",
+        fileloc="/dags/dag.py",
+        tasks=(SerializedTask(task_id="task", operator="X", execution_timeout=30.0),),
+    )
+    with session_factory.begin() as session:
+        store_parse_result(
+            session, ParseResult(path="/dags/dag.py", dags=(dag,)), datetime.now(UTC)
+        )
+    return dag
+
+
+def _claim(api, token, **body):
+    body = {"hostname": HOST, "queues": ["default"], "slots": 4} | body
+    return api.post("/workloads/claim", token=token, json=body)
+
+
+def _queued(db, task_id="task", **fields):
+    fields.setdefault("queued_at", datetime.now(UTC))
+    return db.task_instance(task_id=task_id, state=TaskInstanceState.QUEUED, **fields)
+
+
+def test_claim_returns_workloads_with_tokens_that_start_the_try(
+    api, db, credentials, stored_dag, signer
+):
+    """A claimed try comes with its DAG file, timeout and a workload token good for /run."""
+    ti_id = _queued(db)
+    answer = _claim(api, credentials.mint("w1", lifetime=60))
+    assert answer.status_code == 200
+    (workload,) = msgspec.json.decode(answer.content, type=WorkloadClaimResponse).workloads
+    assert (workload.ti.id, workload.dag_file, workload.execution_timeout) == (
+        ti_id,
+        "/dags/dag.py",
+        30.0,
+    )
+    claims = signer.verify(workload.token)
+    assert (claims.sub, claims.scope) == (ti_id, "workload")
+    assert db.ti(ti_id).claimed_by == f"w1@{HOST}"
+    started = api.patch(
+        f"/task-instances/{ti_id}/run",
+        token=workload.token,
+        json={"hostname": HOST, "pid": 1, "unixname": "u"},
+    )
+    assert started.status_code == 200
+
+
+def test_a_try_is_claimed_once_and_only_from_the_requested_queues(api, db, credentials, stored_dag):
+    """A second claim does not get the same try; tries of other queues are left alone."""
+    token = credentials.mint("w1", lifetime=60)
+    first = _queued(db, task_id="task", priority_weight=1)
+    _queued(db, task_id="other_queue", queue="gpu")
+    (claimed,) = msgspec.json.decode(
+        _claim(api, token).content, type=WorkloadClaimResponse
+    ).workloads
+    assert claimed.ti.id == first
+    assert (
+        msgspec.json.decode(_claim(api, token).content, type=WorkloadClaimResponse).workloads == []
+    )
+
+
+def test_claims_prefer_higher_priority_and_respect_slots(api, db, credentials, stored_dag):
+    """With fewer slots than queued tries, the highest priority_weight goes first."""
+    now = datetime.now(UTC)
+    db.dag_run()
+    low = _queued(db, task_id="task", priority_weight=1, queued_at=now - timedelta(seconds=5))
+    high = _queued(db, task_id="task2", priority_weight=10, queued_at=now)
+    answer = _claim(api, credentials.mint("w1", lifetime=60), slots=1)
+    (claimed,) = msgspec.json.decode(answer.content, type=WorkloadClaimResponse).workloads
+    assert claimed.ti.id == high
+    assert db.ti(low).claimed_at is None
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "reason"),
+    [
+        (None, 401, "missing_token"),
+        ("not-a-jwt", 403, "invalid_token"),
+    ],
+)
+def test_claims_without_a_valid_credential_are_refused(api, stored_dag, token, status, reason):
+    """A claim without a worker credential, or with garbage, is refused."""
+    answer = _claim(api, token)
+    assert answer.status_code == status
+    assert answer.json()["detail"]["reason"] == reason
+
+
+def test_a_task_token_is_not_a_worker_credential(api, db, signer, stored_dag):
+    """A task instance's own token cannot claim work."""
+    ti_id = _queued(db)
+    answer = _claim(api, signer.mint(ti_id, scope="execution"))
+    assert answer.status_code == 403
+    assert answer.json()["detail"]["reason"] == "invalid_token"
+
+
+def test_an_app_without_worker_credentials_refuses_workers(client, credentials):
+    """An API built without worker credentials says so instead of accepting any token."""
+    answer = _claim(client, credentials.mint("w1", lifetime=60))
+    assert answer.status_code == 403
+    assert answer.json()["detail"]["reason"] == "workers_disabled"
+
+
+def test_release_hands_back_running_tries_of_the_worker_s_host(api, db, credentials):
+    """A released running try is archived and scheduled again under a new id; others are kept."""
+    mine = db.running_task_instance(task_id="mine", hostname=HOST)
+    theirs = db.running_task_instance(task_id="theirs", hostname="elsewhere")
+    answer = api.post(
+        "/workloads/release",
+        token=credentials.mint("w1", lifetime=60),
+        json={"hostname": HOST, "ti_ids": [mine, theirs]},
+    )
+    assert answer.json() == {"released": [mine]}
+    assert db.ti(mine) is None
+    archived = db.history(mine)
+    assert archived.state == TaskInstanceState.UP_FOR_RETRY
+    assert "handed back by worker w1" in archived.failure_reason
+    assert db.ti_of(task_id="mine").state == TaskInstanceState.SCHEDULED
+    assert db.ti(theirs).state == TaskInstanceState.RUNNING
