@@ -68,7 +68,9 @@ class ExecutionApiClient:
             base_url=base_url.rstrip("/") + API_PREFIX,
             transport=transport,
             timeout=timeout,
-            limits=httpx.Limits(max_connections=64, max_keepalive_connections=32),
+            # few connections: httpcore scans its whole pool on every request, and one API
+            # server gains nothing from more parallel requests of one supervisor
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
             headers={"user-agent": "airlock-supervisor"},
         )
         self._retries = max(1, retries)

@@ -16,6 +16,9 @@ from airlock.execution.workload import ExecuteTask  # noqa: TC001 -- msgspec res
 MAX_CLAIM = 256
 """The most tries one claim may ask for."""
 
+MAX_WAIT = 30.0
+"""The most seconds one ``GET /workloads/wait`` may hold on."""
+
 
 class WorkloadClaimRequest(Model, frozen=True):
     """Body of ``POST /workloads/claim``: who claims, for which queues, and how many at most."""
@@ -42,3 +45,9 @@ class WorkloadReleaseResponse(Model, frozen=True):
     """Answer to a release: the tries that were handed back (and will run again)."""
 
     released: list[str] = msgspec.field(default_factory=list)
+
+
+class WorkWaitResponse(Model, frozen=True):
+    """Answer to ``GET /workloads/wait``: whether queued, unclaimed tries are waiting now."""
+
+    ready: bool

@@ -267,7 +267,11 @@ def _preload_runner_side() -> float:
     from airlock.compat import install_from_env  # noqa: PLC0415 -- before preloading DAG files
 
     install_from_env()  # --compat airflow: preloaded DAG files import through the shim
-    import airlock.definitions.loader  # noqa: PLC0415 -- preload for children
+    import fcntl  # noqa: F401, PLC0415 -- preload for children: every runner dups its fds
+
+    import airlock.definitions.decorators  # noqa: PLC0415
+    import airlock.definitions.loader  # noqa: PLC0415
+    import airlock.definitions.templating  # noqa: PLC0415 -- every operator renders its fields
     import airlock.execution.runner  # noqa: PLC0415
     import airlock.operators.empty  # noqa: PLC0415
     import airlock.operators.python  # noqa: F401, PLC0415

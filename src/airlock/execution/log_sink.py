@@ -12,8 +12,9 @@ so at once, and a last line counts what was dropped. The supervisor's lines are 
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 import msgspec
 
@@ -27,6 +28,15 @@ MAX_LINE_BYTES: Final = 64 * 1024
 
 _decoder = msgspec.json.Decoder(dict[str, Any])
 _encoder = msgspec.json.Encoder()
+
+
+def _open_for_append(path: Path) -> BinaryIO:
+    """Open ``path`` for unbuffered appends, creating its folders when they are missing."""
+    try:
+        return open(path, "ab", buffering=0)  # noqa: PTH123 -- closed by close()
+    except FileNotFoundError:
+        os.makedirs(path.parent, exist_ok=True)  # noqa: PTH103 -- cheaper than Path.mkdir
+        return open(path, "ab", buffering=0)  # noqa: PTH123 -- closed by close()
 
 
 def log_relative_path(
@@ -49,9 +59,8 @@ class TaskLogSink:
     def __init__(
         self, path: Path, masker: SecretsMasker, *, max_task_bytes: int | None = None
     ) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
-        self._file = path.open("ab", buffering=0)
+        self._file = _open_for_append(path)
         self._masker = masker
         self._budget = _LogBudget(max_task_bytes)
 

@@ -15,12 +15,12 @@ supervisors, refused at their next heartbeat, stop their runners. Nothing is lef
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import signal
 import socket
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 import httpx
 import msgspec
@@ -28,6 +28,7 @@ import msgspec
 from airlock.api.client import ExecutionApiClient
 from airlock.api.workloads import (
     MAX_CLAIM,
+    MAX_WAIT,
     WorkloadClaimRequest,
     WorkloadClaimResponse,
     WorkloadReleaseRequest,
@@ -37,6 +38,8 @@ from airlock.exceptions import ApiError, ConfigError
 from airlock.execution.supervisor import Supervisor
 
 if TYPE_CHECKING:
+    from collections.abc import Coroutine
+
     from airlock.execution.supervisor import TaskOutcome
     from airlock.execution.workload import ExecuteTask
     from airlock.settings import Settings
@@ -149,8 +152,36 @@ class LocalWorker:
                 self._start(supervisor, workload)
             if claimed and len(self._running) < self.parallelism:
                 continue  # there may be more waiting: claim again at once
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.settings.worker_poll_interval)
+            if free > 0 and not claimed:
+                await self._until_woken(self._wait_for_work(client))
+            else:
+                await self._until_woken(asyncio.sleep(self.settings.worker_poll_interval))
+
+    async def _until_woken(self, waiting: Coroutine[Any, Any, object]) -> None:
+        """Run ``waiting`` until it ends or the worker is woken (a try ended, or stop)."""
+        assert self._wake is not None  # noqa: S101 -- set by run()
+        tasks = {asyncio.ensure_future(waiting), asyncio.ensure_future(self._wake.wait())}
+        _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _wait_for_work(self, client: ExecutionApiClient) -> None:
+        """Hold ``GET /workloads/wait`` open until tries are queued (or its time is up)."""
+        timeout = min(self.settings.worker_poll_interval, MAX_WAIT, self.settings.api_timeout / 2)
+        query = "&".join(f"queue={quote(queue, safe='')}" for queue in self.queues)
+        try:
+            await client.send(
+                "GET", f"/workloads/wait?{query}&timeout={timeout:g}", token=self._credential
+            )
+        except ApiError as exc:
+            if exc.status_code in _FATAL_STATUSES:
+                raise
+            log.warning("waiting for work failed: %s", exc)
+            await asyncio.sleep(timeout)
+        except httpx.HTTPError as exc:
+            log.warning("the Execution API at %s is unreachable: %s", self._api_url, exc)
+            await asyncio.sleep(timeout)
 
     async def _claim(self, client: ExecutionApiClient, slots: int) -> list[ExecuteTask]:
         body = WorkloadClaimRequest(hostname=self.hostname, queues=self.queues, slots=slots)

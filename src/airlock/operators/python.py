@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import inspect
 import logging
-from typing import TYPE_CHECKING, Any, Final
+from collections import ChainMap
+from typing import TYPE_CHECKING, Any, Final, cast
 
 from airlock.definitions.baseoperator import BaseOperator
 from airlock.definitions.xcom_arg import resolve_xcom_args
 from airlock.exceptions import DagDefinitionError
 
 if TYPE_CHECKING:
-    from collections.abc import Callable, Mapping, Sequence
+    from collections.abc import Callable, Mapping, MutableMapping, Sequence
 
     from airlock.definitions.context import Context
 
@@ -113,7 +114,9 @@ class PythonOperator(BaseOperator):
         """Call ``python_callable`` with its arguments resolved and its context injected."""
         args = resolve_xcom_args(self.op_args, context)
         kwargs = resolve_xcom_args(self.op_kwargs, context)
-        extra = {**context, "templates_dict": self.templates_dict}
+        # a view, not a copy: copying would compute every lazy entry (one request each)
+        own = {"templates_dict": self.templates_dict}
+        extra = ChainMap(own, cast("MutableMapping[str, Any]", context))
         return self.python_callable(
             *args, **inject_context(self.python_callable, args, kwargs, extra)
         )

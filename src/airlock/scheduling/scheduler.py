@@ -1,6 +1,7 @@
 """The scheduler service (``airlock scheduler``): DAG files in, queued tries out.
 
-One loop (:meth:`Scheduler.loop_once`), repeated every ``scheduler_loop_interval``:
+One loop (:meth:`Scheduler.loop_once`), repeated at once while loops find work, then on the
+next change in the database (:mod:`airlock.db.changes`) or after ``scheduler_loop_interval``:
 
 1. create the runs that schedules ask for (:mod:`~airlock.scheduling.run_creation`);
 2. run a scheduling pass over every active run of an unpaused DAG (trigger rules, retries,
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -30,6 +32,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from airlock.db.changes import ChangeWatcher
 from airlock.db.models import DagModel, DagRun, Pool
 from airlock.execution.log_sink import log_relative_path
 from airlock.execution.workload import ExecuteTask, runner_fields
@@ -56,6 +59,8 @@ if TYPE_CHECKING:
 log = logging.getLogger("airlock.scheduler")
 
 DEFAULT_POOL = "default_pool"
+_STOP_CHECK_INTERVAL = 0.2
+_MAX_REST = 0.25
 
 
 def utc_now() -> datetime:
@@ -139,19 +144,38 @@ class Scheduler:
         return report
 
     def run(self, stop: threading.Event) -> None:
-        """Loop until ``stop`` is set, scanning the DAGs folder in a thread of its own."""
+        """Loop until ``stop`` is set, scanning the DAGs folder in a thread of its own.
+
+        Between loops that changed nothing, the scheduler waits for the database to change (a
+        run triggered, a try reported: see :mod:`airlock.db.changes`) or for
+        ``scheduler_loop_interval`` to pass, whichever comes first.
+        """
         self.ensure_default_pool()
         parser = threading.Thread(target=self._parse_forever, args=(stop,), name="airlock-dags")
         parser.start()
+        changes = ChangeWatcher.for_engine(self.sessions.kw["bind"])
         try:
             while not stop.is_set():
+                changes.changed()  # what this loop sees needs no second look
+                started = time.monotonic()
                 report = self._safe_loop()
+                # rest as long as the loop took: under a flood of changes the scheduler uses at
+                # most half a core, and each loop takes in more of them at once
+                stop.wait(min(time.monotonic() - started, _MAX_REST))
                 if not (report and report.busy):
-                    stop.wait(self.settings.scheduler_loop_interval)
+                    self._idle(stop, changes)
         finally:
             stop.set()
+            changes.close()
             parser.join()
             self.executor.close()
+
+    def _idle(self, stop: threading.Event, changes: ChangeWatcher) -> None:
+        deadline = time.monotonic() + self.settings.scheduler_loop_interval
+        while not stop.is_set():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or changes.wait(min(remaining, _STOP_CHECK_INTERVAL)):
+                return
 
     def _safe_loop(self) -> LoopReport | None:
         try:

@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from airlock.api.models import API_PREFIX
+from airlock.db.changes import ChangeWatcher
 from airlock.exceptions import ConfigError
+from airlock.server.change_feed import ChangeFeed
 from airlock.server.dependencies import ServerState
 from airlock.server.errors import install_error_handlers
 from airlock.server.openapi import ExecutionApi
@@ -73,7 +75,10 @@ def create_app(
         redoc_url=None,
     )
     app.state.airlock = ServerState(
-        session_factory=session_factory, signer=signer, xcom_max_bytes=xcom_max_bytes
+        session_factory=session_factory,
+        signer=signer,
+        xcom_max_bytes=xcom_max_bytes,
+        change_feed=ChangeFeed(ChangeWatcher.for_engine(session_factory.kw["bind"])),
     )
     app.state.airlock_workers = worker_credentials
     for module in _ROUTERS:

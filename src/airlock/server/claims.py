@@ -29,7 +29,7 @@ from airlock.scheduling.tries import archive, conditional_update, renew
 from airlock.states import TaskInstanceState as TIState
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from sqlalchemy.orm import Session, sessionmaker
 
     from airlock.api.workloads import WorkloadClaimRequest, WorkloadReleaseRequest
     from airlock.server.auth import TokenSigner
@@ -61,6 +61,21 @@ def claim(
         if workload is not None and conditional_update(session, ti.id, expected, **claimed):
             workloads.append(workload)
     return workloads
+
+
+def has_work(sessions: sessionmaker[Session], queues: list[str]) -> bool:
+    """Return whether queued, unclaimed tries of ``queues`` are waiting."""
+    with sessions() as session:
+        found = session.scalar(
+            select(TaskInstance.id)
+            .where(
+                TaskInstance.state == TIState.QUEUED,
+                TaskInstance.claimed_at.is_(None),
+                TaskInstance.queue.in_(queues),
+            )
+            .limit(1)
+        )
+    return found is not None
 
 
 def release(session: Session, worker: str, request: WorkloadReleaseRequest) -> list[str]:

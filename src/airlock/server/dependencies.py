@@ -34,6 +34,8 @@ from airlock.states import TaskInstanceState
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
+    from airlock.server.change_feed import ChangeFeed
+
 _READ_METHODS = frozenset({"GET", "HEAD"})
 _bearer = HTTPBearer(
     auto_error=False,
@@ -49,11 +51,13 @@ class ServerState:
         session_factory: makes the one database session of each request.
         signer: verifies and mints task instance tokens.
         xcom_max_bytes: the largest XCom value accepted.
+        change_feed: wakes requests waiting for the database to change.
     """
 
     session_factory: sessionmaker[Session]
     signer: TokenSigner
     xcom_max_bytes: int
+    change_feed: ChangeFeed
 
 
 def server_state(request: Request) -> ServerState:

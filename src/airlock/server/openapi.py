@@ -32,6 +32,7 @@ from airlock.api.workloads import (
     WorkloadClaimResponse,
     WorkloadReleaseRequest,
     WorkloadReleaseResponse,
+    WorkWaitResponse,
 )
 from airlock.server.msgspec_io import JSON, schema_components, schema_of
 
@@ -51,6 +52,7 @@ API_MODELS: tuple[Any, ...] = (
     WorkloadClaimResponse,
     WorkloadReleaseRequest,
     WorkloadReleaseResponse,
+    WorkWaitResponse,
     ErrorBody,
 )
 """Every model the Execution API reads or writes."""

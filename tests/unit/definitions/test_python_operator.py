@@ -1,6 +1,7 @@
 import pytest
 
 from airlock.exceptions import DagDefinitionError
+from airlock.execution.context_values import LazyContext
 from airlock.operators.empty import EmptyOperator
 from airlock.operators.python import PythonOperator, inject_context
 
@@ -87,3 +88,25 @@ def test_python_operator_template_fields():
 def test_empty_operator_does_nothing():
     """EmptyOperator.execute returns None and needs no context."""
     assert EmptyOperator(task_id="t").execute({}) is None
+
+
+def test_lazy_context_entries_are_computed_only_when_the_callable_asks_for_them():
+    """A callable that names no ``prev_*_success`` key costs no request for it."""
+    loads = []
+
+    def load():
+        loads.append(1)
+        return "2024-01-01"
+
+    op = PythonOperator(task_id="t", python_callable=lambda ds: ds)
+    context = LazyContext(dict(CONTEXT), {"prev_start_date_success": load})
+    assert op.execute_callable(context) == "2024-01-01"
+    assert loads == []
+    op = PythonOperator(
+        task_id="u", python_callable=lambda prev_start_date_success: prev_start_date_success
+    )
+    assert (
+        op.execute_callable(LazyContext(dict(CONTEXT), {"prev_start_date_success": load}))
+        == "2024-01-01"
+    )
+    assert loads == [1]

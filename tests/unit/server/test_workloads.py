@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import msgspec
@@ -148,3 +150,56 @@ def test_release_hands_back_running_tries_of_the_worker_s_host(api, db, credenti
     assert "handed back by worker w1" in archived.failure_reason
     assert db.ti_of(task_id="mine").state == TaskInstanceState.SCHEDULED
     assert db.ti(theirs).state == TaskInstanceState.RUNNING
+
+
+def _wait(api, token, *queues, timeout=5):
+    query = "&".join(f"queue={queue}" for queue in queues)
+    started = time.monotonic()
+    response = api.get(f"/workloads/wait?{query}&timeout={timeout}", token=token)
+    return response, time.monotonic() - started
+
+
+def test_wait_answers_at_once_when_work_is_queued(api, db, credentials, stored_dag):
+    """A worker asking for work while a try is queued hears so without waiting."""
+    _queued(db)
+    response, elapsed = _wait(api, credentials.mint("w1", lifetime=60), "default")
+    assert response.status_code == 200
+    assert response.json() == {"ready": True}
+    assert elapsed < 1
+
+
+def test_wait_wakes_when_another_process_queues_a_try(api, db, credentials, stored_dag):
+    """A long poll is answered within moments of a try being queued by someone else."""
+    timer = threading.Timer(0.3, _queued, args=(db,))
+    timer.start()
+    try:
+        response, elapsed = _wait(api, credentials.mint("w1", lifetime=60), "default", timeout=10)
+    finally:
+        timer.join()
+    assert response.json() == {"ready": True}
+    assert 0.25 < elapsed < 3
+
+
+def test_wait_times_out_when_only_other_queues_get_work(api, db, credentials, stored_dag):
+    """Work queued elsewhere does not end the wait; it answers not ready after its timeout."""
+    timer = threading.Timer(0.1, _queued, args=(db,), kwargs={"queue": "gpu"})
+    timer.start()
+    try:
+        response, elapsed = _wait(api, credentials.mint("w1", lifetime=60), "default", timeout=0.6)
+    finally:
+        timer.join()
+    assert response.json() == {"ready": False}
+    assert elapsed >= 0.6
+
+
+@pytest.mark.parametrize("query", ["timeout=1", "queue=default&timeout=31", "queue=a&timeout=-1"])
+def test_wait_refuses_bad_queries(api, credentials, query):
+    """No queue, or a timeout outside 0..30 s, is a 422."""
+    response = api.get(f"/workloads/wait?{query}", token=credentials.mint("w1", lifetime=60))
+    assert response.status_code == 422
+
+
+def test_wait_needs_a_worker_credential(api, signer):
+    """A task token cannot long-poll for work."""
+    response = api.get("/workloads/wait?queue=default&timeout=0", token=signer.mint("ti", scope="execution"))
+    assert response.status_code == 403

@@ -6,20 +6,24 @@ API server built without worker credentials answers them with 403 ``workers_disa
 
 from __future__ import annotations
 
+import time
 from http import HTTPStatus
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Query
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request  # noqa: TC002 -- FastAPI resolves annotations at runtime
 from starlette.responses import Response  # noqa: TC002 -- FastAPI resolves annotations at runtime
 
 from airlock.api.workloads import (
     MAX_CLAIM,
+    MAX_WAIT,
     WorkloadClaimRequest,
     WorkloadClaimResponse,
     WorkloadReleaseRequest,
     WorkloadReleaseResponse,
+    WorkWaitResponse,
 )
 from airlock.server import claims
 from airlock.server.auth import TokenExpiredError, TokenInvalidError
@@ -106,3 +110,28 @@ def release(
     """Hand back running tries of this worker's host; they are scheduled again."""
     released = claims.release(session, worker, body)
     return json_response(WorkloadReleaseResponse(released=released))
+
+
+@router.get(
+    "/wait",
+    **documented(response=WorkWaitResponse, errors=_ERRORS),
+)
+async def wait_for_work(
+    request: Request,
+    worker: Worker,  # noqa: ARG001 -- authenticates the caller
+    queue: Annotated[list[str], Query(min_length=1, description="A queue served; repeat it.")],
+    timeout: Annotated[float, Query(ge=0, le=MAX_WAIT)] = 5.0,  # noqa: ASYNC109 -- a query bound
+) -> Response:
+    """Answer as soon as queued, unclaimed tries of the queues wait, or after ``timeout`` seconds.
+
+    An idle worker calls this instead of claiming in a loop: it learns of new work within
+    milliseconds, and costs nothing while there is none.
+    """
+    state = server_state(request)
+    deadline = time.monotonic() + timeout
+    async with state.change_feed.listen() as listener:
+        while not await run_in_threadpool(claims.has_work, state.session_factory, queue):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or not await listener.next_change(remaining):
+                return json_response(WorkWaitResponse(ready=False))
+    return json_response(WorkWaitResponse(ready=True))
