@@ -101,7 +101,7 @@ class Deployment:
         if state != "success":
             raise RuntimeError(f"{dag_id} run {run_id} ended {state}; see {self.home}")
         return RunTiming(
-            seconds=(_as_datetime(ended) - _as_datetime(created)).total_seconds(), tasks=tasks
+            seconds=(as_datetime(ended) - as_datetime(created)).total_seconds(), tasks=tasks
         )
 
     def cpu_seconds(self) -> dict[str, float]:
@@ -163,7 +163,8 @@ def deployment(
                 proc.kill()
 
 
-def _as_datetime(value: datetime | str) -> datetime:
+def as_datetime(value: datetime | str) -> datetime:
+    """A timestamp read from the database (SQLite gives strings)."""
     return datetime.fromisoformat(value) if isinstance(value, str) else value
 
 
