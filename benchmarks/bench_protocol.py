@@ -19,6 +19,7 @@ import statistics
 import struct
 import time
 
+from airlock.execution import event_loop
 from airlock.execution import protocol as p
 from airlock.execution.comms import SupervisorChannel
 from airlock.execution.frames import HEADER_SIZE, body_length, decode_request
@@ -96,7 +97,7 @@ def measure(work: str, count: int) -> float:
         os._exit(0)
     child.close()
     parent.setblocking(False)  # noqa: FBT003 -- socket API
-    asyncio.run(_serve(parent, work))
+    event_loop.run(_serve(parent, work))  # the loop the supervisor runs on
     os.waitpid(pid, 0)
     (seconds,) = struct.unpack("d", os.read(read_fd, 8))
     for fd in (read_fd, write_fd):

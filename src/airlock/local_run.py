@@ -30,6 +30,7 @@ from airlock.db.engine import create_db_engine, make_session_factory
 from airlock.db.migrate import upgrade
 from airlock.db.models import DagRun, TaskInstance, XCom
 from airlock.exceptions import DagFileError
+from airlock.execution import event_loop
 from airlock.execution.dag_callbacks import run_dag_callbacks
 from airlock.execution.forkserver_client import ForkServerLauncher
 from airlock.execution.log_sink import log_relative_path
@@ -166,7 +167,7 @@ class LocalDagRun:
 
     def run(self) -> RunReport:
         """Parse, run and report; raises ``DagFileError`` if the DAG file cannot be used."""
-        return asyncio.run(self.run_async())
+        return event_loop.run(self.run_async())
 
     async def run_async(self) -> RunReport:
         """The same as ``run``, inside a running event loop."""

@@ -6,7 +6,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import os
 import signal
 import sys
@@ -85,6 +84,7 @@ def run_scheduler(args: argparse.Namespace) -> int:
 
 def run_worker(args: argparse.Namespace) -> int:
     """Handle ``airlock worker``: run until SIGTERM or SIGINT, then stop cleanly."""
+    from airlock.execution import event_loop  # noqa: PLC0415
     from airlock.executors.local_worker import LocalWorker, read_credential  # noqa: PLC0415
     from airlock.service_log import configure_service_logging  # noqa: PLC0415
 
@@ -101,7 +101,7 @@ def run_worker(args: argparse.Namespace) -> int:
         worker.install_signal_handlers()
         await worker.run()
 
-    asyncio.run(serve())
+    event_loop.run(serve())
     return 0
 
 

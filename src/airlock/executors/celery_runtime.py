@@ -20,6 +20,7 @@ import threading
 from typing import TYPE_CHECKING, Any, Final, TypeVar
 
 from airlock.api.client import ExecutionApiClient
+from airlock.execution import event_loop
 from airlock.execution.supervisor import Supervisor
 
 if TYPE_CHECKING:
@@ -53,7 +54,7 @@ class WorkerRuntime:
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         self.settings = settings
-        self._loop = asyncio.new_event_loop()
+        self._loop = event_loop.new_event_loop()
         self._thread = threading.Thread(
             target=self._loop.run_forever, name="airlock-supervisor", daemon=True
         )
