@@ -49,6 +49,13 @@ class Settings:
         database_url: SQLAlchemy URL; default the SQLite file ``<home>/airlock.db``.
         dags_folder: where the scheduler looks for DAG files; default ``./dags``.
         heartbeat_interval: seconds between a supervisor's heartbeats for one task instance.
+        heartbeat_max_misses: heartbeats in a row that may fail (the API unreachable, timing
+            out or answering 5xx) before the supervisor stops the try's runner. The API may be
+            away for about ``heartbeat_max_misses`` x ``heartbeat_interval`` seconds without
+            stopping any task: meanwhile the runner's requests wait for it, and a try's final
+            report is retried until ``heartbeat_timeout``. That product must be shorter than
+            ``heartbeat_timeout``, so a runner cut off from the API stops before the scheduler
+            gives its try to another worker.
         token_lifetime: seconds an execution token is valid; it is refreshed well before expiry.
         workload_token_lifetime: seconds a workload token (queued, not started) is valid.
         kill_grace_period: seconds between SIGTERM and SIGKILL when a runner must stop.
@@ -98,6 +105,7 @@ class Settings:
     database_url: str | None = field(default=None, repr=False)
     dags_folder: Path = field(default_factory=_default_dags_folder)
     heartbeat_interval: float = 5.0
+    heartbeat_max_misses: int = 3
     token_lifetime: float = 600.0
     workload_token_lifetime: float = 3600.0
     kill_grace_period: float = 5.0
@@ -150,6 +158,18 @@ class Settings:
                 f"heartbeat_timeout ({self.heartbeat_timeout:g}s) must be longer than "
                 f"heartbeat_interval ({self.heartbeat_interval:g}s)"
             )
+        if self.heartbeat_outage_tolerance >= self.heartbeat_timeout:
+            raise ConfigError(
+                f"heartbeat_max_misses ({self.heartbeat_max_misses}) x heartbeat_interval "
+                f"({self.heartbeat_interval:g}s) must be shorter than heartbeat_timeout "
+                f"({self.heartbeat_timeout:g}s): a runner cut off from the API must stop "
+                "before the scheduler retries its try elsewhere"
+            )
+
+    @property
+    def heartbeat_outage_tolerance(self) -> float:
+        """Seconds the API may be unreachable before supervisors stop their runners."""
+        return self.heartbeat_max_misses * self.heartbeat_interval
 
     @property
     def logs_folder(self) -> Path:

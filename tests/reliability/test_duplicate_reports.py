@@ -95,7 +95,11 @@ def test_a_late_report_after_the_reaper_failed_the_try_is_refused(
     url = f"sqlite:///{tmp_path / 'late.db'}"
     # Heartbeats far apart: the runner's own late report, not a heartbeat, meets the 409.
     settings = replace(
-        fast_settings, database_url=url, heartbeat_interval=30.0, heartbeat_timeout=60.0
+        fast_settings,
+        database_url=url,
+        heartbeat_interval=30.0,
+        heartbeat_max_misses=1,
+        heartbeat_timeout=60.0,
     )
     reaped: list[str] = []
     reaper = threading.Thread(target=_reap_when_running, args=(url, started, flag, reaped))

@@ -70,6 +70,8 @@ def test_unknown_toml_key_is_an_error_naming_it(airlock_home):
         ("AIRLOCK_API_WORKERS", "1.5", "whole number"),
         ("AIRLOCK_EXECUTOR", "kubernetes", "not known"),
         ("AIRLOCK_HEARTBEAT_TIMEOUT", "1", "longer than heartbeat_interval"),
+        ("AIRLOCK_HEARTBEAT_MAX_MISSES", "60", "must be shorter than heartbeat_timeout"),
+        ("AIRLOCK_HEARTBEAT_MAX_MISSES", "0", "greater than zero"),
     ],
 )
 def test_bad_environment_values_are_refused_clearly(monkeypatch, name, value, message):
@@ -99,3 +101,13 @@ def test_database_password_is_not_in_the_repr(monkeypatch):
     """Printing the settings never shows the database URL (it may hold a password)."""
     monkeypatch.setenv("AIRLOCK_DATABASE_URL", "postgresql://user:hunter2@db/airlock")
     assert "hunter2" not in repr(Settings.load())
+
+
+def test_heartbeat_misses_set_how_long_the_api_may_be_away(monkeypatch):
+    """``heartbeat_max_misses`` x ``heartbeat_interval`` is the outage a running task survives."""
+    assert Settings().heartbeat_max_misses == 3
+    monkeypatch.setenv("AIRLOCK_HEARTBEAT_INTERVAL", "0.5")
+    monkeypatch.setenv("AIRLOCK_HEARTBEAT_MAX_MISSES", "16")
+    settings = Settings.load()
+    assert settings.heartbeat_max_misses == 16
+    assert settings.heartbeat_outage_tolerance == 8.0

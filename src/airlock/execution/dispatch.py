@@ -3,11 +3,13 @@
 The dispatcher holds the task instance's identity, so the runner can only ever act as itself:
 ``SetXCom`` carries no task id, and the API checks the token besides. Secrets that pass through
 (connection passwords and extras, Variables with sensitive keys) are registered with the
-masker before the runner sees them.
+masker before the runner sees them. While the API is away (restarting, its database
+restarting), a request waits for it up to ``patience`` seconds (:mod:`airlock.api.patience`).
 """
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING
 
 import httpx
@@ -22,6 +24,7 @@ from airlock.api.models import (
     TISuccess,
     VariablePutRequest,
 )
+from airlock.api.patience import call_patiently
 from airlock.exceptions import ApiError
 from airlock.execution import rendered_fields
 from airlock.execution.masking import is_sensitive_name
@@ -88,6 +91,9 @@ class RequestDispatcher:
         xcom_max_bytes: int,
         on_reported: Callable[[TIStateUpdate], None] | None = None,
         explain_reason: Callable[[str], str] | None = None,
+        patience: float = 0.0,
+        pause: float = 0.5,
+        on_outage: Callable[[Exception], None] | None = None,
     ) -> None:
         self._on_reported = on_reported or (lambda _update: None)
         self._explain_reason = explain_reason or (lambda reason: reason)
@@ -95,15 +101,26 @@ class RequestDispatcher:
         self._ti = ti
         self._masker = masker
         self._xcom_max_bytes = xcom_max_bytes
+        self._patience = patience
+        self._pause = pause
+        self._on_outage = on_outage
         self.attempted: TIStateUpdate | None = None
         """The terminal state the runner reported, once it has (accepted by the API or not)."""
         self.reported: TIStateUpdate | None = None
         """The terminal state the API accepted for this try, once it has."""
 
     async def handle(self, message: ToSupervisor) -> ToRunner:
-        """Serve one request; API refusals become ``ErrorResponse``, never an exception."""
+        """Serve one request; API refusals become ``ErrorResponse``, never an exception.
+
+        While the API is away the request is repeated, for up to ``patience`` seconds.
+        """
         try:
-            return await self._dispatch(message)
+            return await call_patiently(
+                lambda: self._dispatch(message),
+                deadline=time.monotonic() + self._patience,
+                pause=self._pause,
+                on_outage=self._on_outage,
+            )
         except ApiError as exc:
             kind = _STATUS_KINDS.get(exc.status_code, ErrorKind.API_ERROR)
             return ErrorResponse(error=kind, detail=exc.message, status_code=exc.status_code)

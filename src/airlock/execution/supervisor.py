@@ -6,6 +6,12 @@ execution timeout and writes the try's log, until the runner exits. If the runne
 how the try ended, the supervisor reports it (failed, or up_for_retry while tries remain) with
 the cause: exit code, signal, or timeout. Only the supervisor holds the task instance's token.
 
+An API that is away for a while (restarting, or its database restarting) stops nothing: the
+runner's requests wait for it (up to ``heartbeat_max_misses`` x ``heartbeat_interval``), and so
+does the try's final report (until ``heartbeat_timeout`` after the last heartbeat the API took,
+when the scheduler takes the try back anyway). Only ``heartbeat_max_misses`` heartbeats failing
+in a row stop the runner: cut off from the API for that long, it must not run on unsupervised.
+
 The parts live in their own modules: process lifecycle (``process``), request dispatch
 (``dispatch``), the log file (``log_sink``); this module ties them together per try.
 """
@@ -18,11 +24,13 @@ import os
 import socket
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, Final, TypeVar
 
 import httpx
+import msgspec
 
 from airlock.api.models import HeartbeatRequest, TIFailed, TIRetry, TIRunRequest, TIStateUpdate
+from airlock.api.patience import call_patiently
 from airlock.exceptions import ApiConflictError, ApiError, ProtocolError
 from airlock.execution.confinement import Confinement
 from airlock.execution.dispatch import RequestDispatcher
@@ -39,7 +47,7 @@ from airlock.execution.protocol import ErrorKind, ErrorResponse, ResponseFrame, 
 from airlock.execution.runner_channel import RunnerChannel
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Awaitable, Callable
 
     from airlock.api.client import ExecutionApiClient, TaskApi
     from airlock.api.models import TaskInstanceKey, TIRunContext
@@ -47,8 +55,11 @@ if TYPE_CHECKING:
     from airlock.settings import Settings
 
 _SERVER_GONE_STATUSES: Final = frozenset({404, 409, 410})
-_MAX_HEARTBEAT_MISSES: Final = 3
 _DRAIN_TIMEOUT: Final = 2.0
+_MAX_OUTAGE_PAUSE: Final = 1.0
+"""The longest pause between two calls that wait for the API to come back."""
+
+ResultT = TypeVar("ResultT")
 
 
 @dataclass(frozen=True)
@@ -152,6 +163,9 @@ class _SupervisedTry:
         self.stop_reason: str | None = None
         self.server_refused: str | None = None
         self.started_at = time.monotonic()
+        self.last_heartbeat = self.started_at
+        """When the API last recorded this try as alive (its start, or a heartbeat)."""
+        self.api_away = False
 
     async def run(self) -> TaskOutcome:
         try:
@@ -189,11 +203,13 @@ class _SupervisedTry:
             hostname=self.sup.hostname, pid=os.getpid(), unixname=self.sup.unixname
         )
         try:
-            context = await self.api.start(request)
+            context = await self._patiently(
+                lambda: self.api.start(request), self._outage_deadline()
+            )
             update: TIStateUpdate = (
                 TIRetry(reason=reason) if context.should_retry else TIFailed(reason=reason)
             )
-            await self.api.finish(update)
+            await self._patiently(lambda: self.api.finish(update), self._report_deadline())
         except (ApiError, httpx.HTTPError) as exc:
             self.sink.supervisor("error", f"could not report the try's end: {exc}")
             return self._outcome(None, reason, None)
@@ -212,6 +228,9 @@ class _SupervisedTry:
             xcom_max_bytes=self.settings.xcom_max_bytes,
             on_reported=self._reported,
             explain_reason=self.confinement.explain,
+            patience=self.settings.heartbeat_outage_tolerance,
+            pause=self._outage_pause,
+            on_outage=self._note_outage,
         )
         status = await self._watch(proc, context, dispatcher)
         await pumps.drain(_DRAIN_TIMEOUT)
@@ -226,11 +245,14 @@ class _SupervisedTry:
     async def _start(self, proc: RunnerProcess) -> TIRunContext | None:
         request = TIRunRequest(hostname=self.sup.hostname, pid=proc.pid, unixname=self.sup.unixname)
         try:
-            context = await self.api.start(request)
+            context = await self._patiently(
+                lambda: self.api.start(request), self._outage_deadline()
+            )
         except (ApiError, httpx.HTTPError) as exc:
             self.stop_reason = f"the API refused to start the try: {exc}"
             self.sink.supervisor("error", self.stop_reason)
             return None
+        self.last_heartbeat = time.monotonic()
         self.sink.supervisor(
             "info",
             "runner started",
@@ -309,24 +331,71 @@ class _SupervisedTry:
         await channel.send(ResponseFrame(frame.id, response))
 
     async def _heartbeat(self, proc: RunnerProcess) -> None:
+        """Heartbeat until the API ends the try or ``heartbeat_max_misses`` fail in a row."""
         request = HeartbeatRequest(hostname=self.sup.hostname, pid=proc.pid)
+        limit = self.settings.heartbeat_max_misses
         misses = 0
         while True:
             await asyncio.sleep(self.settings.heartbeat_interval)
-            try:
-                await self.api.heartbeat(request)
-                misses = 0
-            except ApiError as exc:
-                if exc.status_code in _SERVER_GONE_STATUSES:
-                    self.server_refused = f"the API ended this try: {exc}"
-                    self._stop_soon(proc, self.server_refused)
-                    return
-                misses += 1
-            except httpx.HTTPError:
-                misses += 1
-            if misses >= _MAX_HEARTBEAT_MISSES:
-                self._stop_soon(proc, f"{misses} heartbeats in a row failed")
+            failure = await self._beat(request)
+            if self.server_refused is not None:
+                self._stop_soon(proc, self.server_refused)
                 return
+            if failure is None:
+                misses = 0
+                continue
+            misses += 1
+            self.sink.supervisor("warning", f"heartbeat failed ({misses} of {limit}): {failure}")
+            if misses >= limit:
+                self._stop_soon(proc, f"{misses} heartbeats in a row failed (last: {failure})")
+                return
+
+    async def _beat(self, request: HeartbeatRequest) -> Exception | None:
+        """Send one heartbeat; return why it failed, or ``None``.
+
+        An answer saying the try is over (404, 409, 410) sets ``server_refused``.
+        """
+        try:
+            await self.api.heartbeat(request)
+        except ApiError as exc:
+            if exc.status_code in _SERVER_GONE_STATUSES:
+                self.server_refused = f"the API ended this try: {exc}"
+            return exc
+        except httpx.HTTPError as exc:
+            return exc
+        self.last_heartbeat = time.monotonic()
+        self._api_back()
+        return None
+
+    @property
+    def _outage_pause(self) -> float:
+        return min(self.settings.heartbeat_interval, _MAX_OUTAGE_PAUSE)
+
+    def _outage_deadline(self) -> float:
+        """How long a request may wait for the API: as long as heartbeats may fail."""
+        return time.monotonic() + self.settings.heartbeat_outage_tolerance
+
+    def _report_deadline(self) -> float:
+        """How long a final report may wait: until the scheduler takes the try back anyway."""
+        return self.last_heartbeat + self.settings.heartbeat_timeout
+
+    async def _patiently(self, call: Callable[[], Awaitable[ResultT]], deadline: float) -> ResultT:
+        """``call()``, repeated while the API is away, until ``deadline``."""
+        result = await call_patiently(
+            call, deadline=deadline, pause=self._outage_pause, on_outage=self._note_outage
+        )
+        self._api_back()
+        return result
+
+    def _note_outage(self, exc: Exception) -> None:
+        if not self.api_away:
+            self.sink.supervisor("warning", f"the Execution API is away; waiting for it: {exc}")
+        self.api_away = True
+
+    def _api_back(self) -> None:
+        if self.api_away:
+            self.sink.supervisor("info", "the Execution API answers again")
+        self.api_away = False
 
     async def _settle(
         self, status: int, context: TIRunContext, dispatcher: RequestDispatcher
@@ -335,9 +404,9 @@ class _SupervisedTry:
             return update_state(dispatcher.reported), getattr(dispatcher.reported, "reason", None)
         if self.server_refused is not None:
             return None, self.server_refused
-        update = dispatcher.attempted or self._failure(status, context)
+        update = self._with_stop_reason(dispatcher.attempted) or self._failure(status, context)
         try:
-            await self.api.finish(update)
+            await self._patiently(lambda: self.api.finish(update), self._report_deadline())
         except ApiConflictError as exc:
             self.sink.supervisor("warning", f"the API kept its own state: {exc}")
             return None, str(exc)
@@ -345,6 +414,13 @@ class _SupervisedTry:
             self.sink.supervisor("error", f"could not report the try's end: {exc}")
             return None, str(exc)
         return update_state(update), getattr(update, "reason", None)
+
+    def _with_stop_reason(self, update: TIStateUpdate | None) -> TIStateUpdate | None:
+        """A failure the runner reported after its supervisor stopped it, saying why it was."""
+        if self.stop_reason is None or not isinstance(update, TIRetry | TIFailed):
+            return update
+        said = f" ({update.reason})" if update.reason else ""
+        return msgspec.structs.replace(update, reason=self.stop_reason + said)
 
     def _failure(self, status: int, context: TIRunContext) -> TIStateUpdate:
         reason = self.stop_reason or describe_exit(status)

@@ -4,11 +4,15 @@ Route code raises :class:`HTTPProblem`; the handlers installed by :func:`install
 turn it, Starlette's own 404/405, FastAPI's parameter validation errors and any unexpected
 exception into that shape. An unexpected exception becomes a 500 ``internal_error`` whose
 message carries a correlation id, logged with the traceback (never its local variables, which
-may hold the request's token).
+may hold the request's token). A database that cannot be reached (restarting, connection cut,
+SQLite locked past its busy timeout) is not a bug of the server: it becomes a 503
+``database_unavailable`` with ``Retry-After``, which supervisors wait out
+(:mod:`airlock.api.patience`).
 """
 
 from __future__ import annotations
 
+import sqlite3
 import traceback
 import uuid
 from http import HTTPStatus
@@ -17,6 +21,7 @@ from typing import TYPE_CHECKING
 import msgspec
 import structlog
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
@@ -131,8 +136,56 @@ class UnexpectedErrorMiddleware:
         except Exception as exc:
             if started:
                 raise
-            answer = _internal_error(exc, scope)
+            answer = _unexpected_error(exc, scope)
             await answer(scope, receive, send)
+
+
+_SQLITE_BUSY_MESSAGES = ("database is locked", "database table is locked", "unable to open")
+
+
+def _unexpected_error(exc: Exception, scope: Scope) -> Response:
+    if is_database_unavailable(exc):
+        return _database_unavailable(exc, scope)
+    return _internal_error(exc, scope)
+
+
+def is_database_unavailable(exc: Exception) -> bool:
+    """Whether ``exc`` says the database cannot be reached now, not that a statement is wrong.
+
+    A cut connection, a PostgreSQL server that is down, restarting or shutting sessions down (an
+    ``OperationalError``), or a SQLite file locked past its busy timeout or not openable. SQLite's
+    other ``OperationalError`` cases (no such table, a syntax error) are bugs: 500.
+    """
+    if isinstance(exc, DisconnectionError):
+        return True
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if isinstance(exc.orig, sqlite3.Error):
+        return str(exc.orig).startswith(_SQLITE_BUSY_MESSAGES)
+    return isinstance(exc, OperationalError)
+
+
+def _database_unavailable(exc: Exception, scope: Scope) -> Response:
+    logger.warning(
+        "the database is unavailable",
+        method=scope.get("method"),
+        path=scope.get("path"),
+        error=_driver_message(exc),
+    )
+    return error_response(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "database_unavailable",
+        "the server cannot reach its database right now; try again shortly",
+        {"Retry-After": "1"},
+    )
+
+
+def _driver_message(exc: Exception) -> str:
+    """The driver's own words, without the statement and its parameters (values may be secret)."""
+    cause = getattr(exc, "orig", None) or exc
+    return f"{type(cause).__name__}: {str(cause).strip()[:300]}"
 
 
 def _internal_error(exc: Exception, scope: Scope) -> Response:

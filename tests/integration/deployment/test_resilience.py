@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import signal
 import time
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +24,8 @@ def _trigger(deployment, dag_id, **kwargs):
 def test_a_killed_worker_s_try_is_retried_elsewhere_and_never_overlaps(make_deployment, tmp_path):
     """A SIGKILLed worker's try is retried elsewhere after the heartbeat timeout, never overlapping.
 
-    The first try stops with its worker; the second starts only afterwards.
+    The first try's runner dies with its worker (no orphan is left running); the second try
+    starts only afterwards.
     """
     deployment = make_deployment(heartbeat_timeout=2.0)
     record = tmp_path / "record.jsonl"
@@ -34,7 +36,8 @@ def test_a_killed_worker_s_try_is_retried_elsewhere_and_never_overlaps(make_depl
             def steady(**context):
                 def note(kind):
                     with open({str(record)!r}, "a") as out:
-                        line = {{"kind": kind, "try": context["ti"].try_number, "t": time.time()}}
+                        line = {{"kind": kind, "try": context["ti"].try_number,
+                                 "pid": os.getpid(), "t": time.time()}}
                         out.write(json.dumps(line) + "\\n")
                 note("start")
                 for _ in range(40):
@@ -53,6 +56,8 @@ def test_a_killed_worker_s_try_is_retried_elsewhere_and_never_overlaps(make_depl
         doomed.send_signal(signal.SIGKILL)
         doomed.wait(timeout=10)
         killed_at = time.time()
+        orphan = json.loads(record.read_text().splitlines()[0])["pid"]
+        assert _gone_within(orphan, 5.0), "the killed worker's runner is still running"
         deployment.run_until(
             deployment.run_finished("fragile"), timeout=60, workers=[deployment.worker()]
         )
@@ -69,6 +74,21 @@ def test_a_killed_worker_s_try_is_retried_elsewhere_and_never_overlaps(make_depl
     events = [json.loads(line) for line in record.read_text().splitlines()]
     assert [(e["kind"], e["try"]) for e in events] == [("start", 1), ("start", 2), ("end", 2)]
     assert events[1]["t"] > killed_at  # the retry started only after the first try was gone
+    print(f"worker SIGKILLed; retry started {events[1]['t'] - killed_at:.1f}s later")
+
+
+def _gone_within(pid: int, seconds: float) -> bool:
+    """Whether process ``pid`` has ended (or is a zombie) within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
 
 
 def test_a_try_without_retries_whose_heartbeat_stops_fails_with_the_reason(deployment):

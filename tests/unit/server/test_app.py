@@ -5,8 +5,10 @@ import msgspec
 import pytest
 import structlog
 from sqlalchemy import text
+from tests.unit.server.conftest import HOSTNAME, PID, ApiClient
 
 from airlock.api.models import HealthResponse
+from airlock.db.engine import create_db_engine, make_session_factory
 from airlock.exceptions import ConfigError
 from airlock.server import create_app
 from airlock.states import TaskInstanceState
@@ -55,6 +57,37 @@ def test_an_unexpected_error_answers_500_with_a_correlation_id(client, engine, r
     assert [entry["correlation_id"] for entry in logs] == [correlation_id]
     assert "variable" in logs[0]["traceback"]
     assert running.token not in repr(logs)
+
+
+def test_a_database_that_cannot_be_reached_answers_503_to_retry(engine, signer, running, tmp_path):
+    """A database that is away answers 503 database_unavailable with Retry-After, not 500.
+
+    The log names the driver's error, never the statement or its parameters.
+    """
+    if engine.dialect.name == "sqlite":
+        away_url = f"sqlite:///{tmp_path / 'no-such-folder' / 'airlock.db'}"
+    else:
+        away_url = "postgresql://postgres@127.0.0.1:1/test"  # nothing listens on port 1
+    away = create_db_engine(away_url)
+    app = create_app(session_factory=make_session_factory(away), signer=signer)
+    client = ApiClient(app)
+    try:
+        with structlog.testing.capture_logs() as logs:
+            beat = {"hostname": HOSTNAME, "pid": PID}
+            response = client.put(
+                f"/task-instances/{running.id}/heartbeat", json=beat, token=running.token
+            )
+    finally:
+        client.close()
+        away.dispose()
+    assert response.status_code == 503
+    assert response.json()["detail"]["reason"] == "database_unavailable"
+    assert response.headers["Retry-After"] == "1"
+    (entry,) = logs
+    assert entry["event"] == "the database is unavailable"
+    assert "OperationalError" in entry["error"]
+    assert "SELECT" not in entry["error"]
+    assert "UPDATE" not in entry["error"]
 
 
 def test_the_openapi_document_describes_the_models(client):
