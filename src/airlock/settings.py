@@ -81,13 +81,16 @@ class Settings:
         parsing_interval: seconds between two scans of the DAGs folder.
         parsing_timeout: seconds one DAG file may take to parse before it is stopped.
         parsing_processes: DAG files parsed at once.
-        scheduler_loop_interval: seconds the scheduler sleeps when a loop found nothing to do.
+        scheduler_loop_interval: the longest the scheduler waits between loops when one found
+            nothing to do; a change in the database (a run triggered, a try reported) wakes it
+            within milliseconds.
         heartbeat_timeout: seconds without a heartbeat before a running try is failed or retried.
         queued_timeout: seconds a try may stay queued without starting before it is requeued.
         executor: ``local`` (workers claim from the API) or ``celery``.
         parallelism: tries a local worker runs at once, by default.
         default_pool_slots: slots of ``default_pool`` when the scheduler first creates it.
-        worker_poll_interval: seconds an idle local worker waits between two claims.
+        worker_poll_interval: the longest an idle local worker's wait for work
+            (``GET /workloads/wait``) is held; a queued try wakes it within milliseconds.
         worker_shutdown_grace: seconds a stopping worker lets running tries finish.
         celery_broker_url: the Celery broker (Redis or RabbitMQ).
         celery_result_backend: Celery's result backend, if any (state goes through the API).
@@ -132,7 +135,7 @@ class Settings:
     executor: ExecutorKind = "local"
     parallelism: int = 32
     default_pool_slots: int = 128
-    worker_poll_interval: float = 1.0
+    worker_poll_interval: float = 5.0
     worker_shutdown_grace: float = 60.0
     celery_broker_url: str = field(default="redis://127.0.0.1:6379/0", repr=False)
     celery_result_backend: str | None = field(default=None, repr=False)

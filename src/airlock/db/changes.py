@@ -11,9 +11,9 @@ poll; instead each backend has a change counter that costs next to nothing to re
   reading the pending notifications is a non-blocking read of the connection's socket.
 
 :meth:`ChangeWatcher.changed` checks once without blocking; :meth:`wait` and :meth:`wait_async`
-check every ``poll_interval`` until a change or the timeout. Errors (a restarting PostgreSQL, a
-locked file) count as "changed": the caller then looks at the tables itself, which is always
-correct, and the watcher reconnects on its next check.
+check every ``poll_interval`` until a change or the timeout. An error (a restarting PostgreSQL,
+a locked file) counts as one change: the caller then looks at the tables itself, which is always
+correct; the watcher reconnects a second later, not at every poll.
 """
 
 from __future__ import annotations
@@ -33,6 +33,11 @@ log = logging.getLogger("airlock.db.changes")
 
 CHANNEL: Final = "airlock_changes"
 POLL_INTERVAL: Final = 0.005
+RETRY_AFTER: Final = 1.0
+
+
+class _UnavailableError(Exception):
+    """The change counter could not be read (its connection was closed)."""
 
 
 class _Source(Protocol):
@@ -52,6 +57,7 @@ class ChangeWatcher:
     def __init__(self, source: _Source, *, poll_interval: float = POLL_INTERVAL) -> None:
         self._source = source
         self.poll_interval = poll_interval
+        self._retry_at = 0.0
 
     def __repr__(self) -> str:
         return f"ChangeWatcher({type(self._source).__name__})"
@@ -65,8 +71,19 @@ class ChangeWatcher:
         return cls(_PostgresNotifications(url), poll_interval=poll_interval)
 
     def changed(self) -> bool:
-        """Return whether the database changed since the previous call (never blocks)."""
-        return self._source.changed()
+        """Return whether the database changed since the previous call (never blocks).
+
+        A database that cannot be read counts as changed once (the caller then finds out for
+        itself); the watcher tries it again only ``RETRY_AFTER`` seconds later.
+        """
+        now = time.monotonic()
+        if now < self._retry_at:
+            return False
+        try:
+            return self._source.changed()
+        except _UnavailableError:
+            self._retry_at = now + RETRY_AFTER
+            return True
 
     def wait(self, timeout: float) -> bool:
         """Block until the database changes or ``timeout`` seconds pass; return whether it did."""
@@ -109,7 +126,7 @@ class _SqliteDataVersion:
         except sqlite3.Error as exc:
             log.debug("reading data_version of %s failed: %s", self._path, exc)
             self.close()
-            return True
+            raise _UnavailableError from exc
         changed, self._version = version != self._version, version
         return changed
 
@@ -143,7 +160,7 @@ class _PostgresNotifications:
         except psycopg.Error as exc:
             log.debug("reading notifications failed: %s", exc)
             self.close()
-            return True
+            raise _UnavailableError from exc
         return found
 
     def close(self) -> None:

@@ -159,10 +159,13 @@ class Scheduler:
                 changes.changed()  # what this loop sees needs no second look
                 started = time.monotonic()
                 report = self._safe_loop()
+                if report is None:  # the database is away: try again after a full interval
+                    stop.wait(self.settings.scheduler_loop_interval)
+                    continue
                 # rest as long as the loop took: under a flood of changes the scheduler uses at
                 # most half a core, and each loop takes in more of them at once
                 stop.wait(min(time.monotonic() - started, _MAX_REST))
-                if not (report and report.busy):
+                if not report.busy:
                     self._idle(stop, changes)
         finally:
             stop.set()

@@ -6,7 +6,7 @@ import time
 from sqlalchemy import text
 
 from airlock.db import migrate
-from airlock.db.changes import ChangeWatcher
+from airlock.db.changes import ChangeWatcher, _UnavailableError
 
 
 def _insert_run(engine, run_id: str) -> None:
@@ -74,11 +74,38 @@ def test_postgresql_watcher_reconnects_and_reports_a_change(postgres_engine):
                     " WHERE query LIKE 'LISTEN airlock_changes%' AND pid <> pg_backend_pid()"
                 )
             )
-        assert watcher.wait(5)
+        assert watcher.wait(5)  # the broken connection: one "change"
+        started = time.monotonic()
+        assert watcher.wait(5)  # reconnected a second later: unknown meanwhile, so "changed"
+        assert time.monotonic() - started > 0.5
+        assert not watcher.changed()
         _insert_run(postgres_engine, "r2")
         assert watcher.wait(5)
     finally:
         watcher.close()
+
+
+class _BrokenSource:
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def changed(self) -> bool:
+        self.calls += 1
+        raise _UnavailableError
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_unreadable_database_counts_once_then_is_retried_a_second_later():
+    """A database that is down does not make waiters spin: one change, then a pause."""
+    source = _BrokenSource()
+    watcher = ChangeWatcher(source, poll_interval=0.001)
+    assert watcher.changed()
+    assert not watcher.wait(0.3)
+    assert source.calls == 1
+    assert watcher.wait(2)
+    assert source.calls == 2
 
 
 def test_wait_async_returns_on_a_change(engine):

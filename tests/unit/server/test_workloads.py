@@ -201,5 +201,7 @@ def test_wait_refuses_bad_queries(api, credentials, query):
 
 def test_wait_needs_a_worker_credential(api, signer):
     """A task token cannot long-poll for work."""
-    response = api.get("/workloads/wait?queue=default&timeout=0", token=signer.mint("ti", scope="execution"))
+    response = api.get(
+        "/workloads/wait?queue=default&timeout=0", token=signer.mint("ti", scope="execution")
+    )
     assert response.status_code == 403
