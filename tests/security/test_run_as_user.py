@@ -7,19 +7,20 @@ the process that started it.
 
 from __future__ import annotations
 
-import os
-import pwd
 import shutil
 import subprocess
 import sys
 import tempfile
-import uuid
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from tests.integration.conftest import DAG_HEADER
 from tests.support import by_task, read_log
+
+if TYPE_CHECKING:
+    import pwd
 
 WHOAMI = """
 with DAG("whoami") as dag:
@@ -44,25 +45,6 @@ with DAG("whoami") as dag:
 
     whoami()
 """
-
-
-@pytest.fixture(scope="session")
-def throwaway_user():
-    """A system user made for this session and removed after it (needs root)."""
-    if os.geteuid() != 0:
-        pytest.skip("switching users needs root: run the tests as root to cover run_as_user")
-    useradd, userdel = shutil.which("useradd"), shutil.which("userdel")
-    if useradd is None or userdel is None:
-        pytest.skip("useradd/userdel are not installed, so no throwaway user can be made")
-    name = f"airlock-t{uuid.uuid4().hex[:8]}"
-    subprocess.run(
-        [useradd, "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name],
-        check=True,
-    )
-    try:
-        yield pwd.getpwnam(name)
-    finally:
-        subprocess.run([userdel, name], check=False)
 
 
 @pytest.fixture

@@ -41,6 +41,7 @@ from airlock.execution.frames import (
 )
 from airlock.execution.log_sink import TaskLogSink
 from airlock.execution.masking import SecretsMasker, environment_secrets
+from airlock.execution.memory_protection import protect_memory
 from airlock.execution.output_pumps import OutputPumps
 from airlock.execution.process import ExecLauncher, RunnerLauncher, RunnerProcess, describe_exit
 from airlock.execution.protocol import ErrorKind, ErrorResponse, ResponseFrame, StartupDetails
@@ -114,6 +115,7 @@ class Supervisor:
         on_event: Callable[[TaskEvent], None] | None = None,
         launcher: RunnerLauncher | None = None,
     ) -> None:
+        protect_memory()  # before the first token arrives
         self.client = client
         self.settings = settings
         self.launcher = launcher or default_launcher(settings)

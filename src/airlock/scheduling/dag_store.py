@@ -73,18 +73,21 @@ def forget_file(session: Session, path: str) -> None:
 
 def load_dag(session: Session, dag_id: str) -> SerializedDag | None:
     """Return the stored structure of ``dag_id`` (decoded once per version), or ``None``."""
+    where = SerializedDagModel.dag_id == dag_id
+    data_hash = session.scalar(select(SerializedDagModel.data_hash).where(where))
+    if data_hash is None:
+        return None
+    key = (dag_id, data_hash)
+    if key in _cache:
+        return _cache[key]
+    # a version not seen yet: read the (possibly large) document with the hash it has now
     row = session.execute(
-        select(SerializedDagModel.data_hash, SerializedDagModel.data).where(
-            SerializedDagModel.dag_id == dag_id
-        )
+        select(SerializedDagModel.data_hash, SerializedDagModel.data).where(where)
     ).one_or_none()
     if row is None:
         return None
-    data_hash, data = row
-    key = (dag_id, data_hash)
-    if key not in _cache:
-        _cache[key] = _decoder.decode(data)
-    return _cache[key]
+    dag = _cache[(dag_id, row.data_hash)] = _decoder.decode(row.data)
+    return dag
 
 
 def _schedule_error(result: ParseResult) -> ParseError | None:
