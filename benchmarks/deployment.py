@@ -117,6 +117,7 @@ def deployment(
     *,
     database_url: str | None = None,
     parallelism: int = 32,
+    api_workers: int = 1,
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[Deployment]:
     """Start API server, scheduler and one local worker on a fresh ``home``; stop them on exit."""
@@ -140,7 +141,10 @@ def deployment(
     env["AIRLOCK_WORKER_TOKEN_FILE"] = str(token_file)
     logs = home / "service-logs"
     logs.mkdir(exist_ok=True)
-    extra = {"worker": ["--parallelism", str(parallelism)]}
+    extra = {
+        "worker": ["--parallelism", str(parallelism)],
+        "api-server": ["--workers", str(api_workers)],
+    }
     procs = {
         name: subprocess.Popen(
             [*AIRLOCK, name, *extra.get(name, [])],
