@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import socket
 import sqlite3
 import statistics
 import subprocess
@@ -32,7 +31,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from deployment import as_datetime, deployment
+from deployment import as_datetime, deployment, free_port
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -82,13 +81,6 @@ def ensure_airflow(venv: Path) -> Path:
         pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet"]
         subprocess.run([*pip, f"apache-airflow=={AIRFLOW_VERSION}"], check=True)
     return airflow
-
-
-def free_port() -> int:
-    """A free TCP port on 127.0.0.1."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def timed(command: list[str], env: dict[str, str]) -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -42,3 +43,10 @@ def all_tries(report: RunReport) -> list[tuple[str, int, str | None, str | None]
     finally:
         engine.dispose()
     return sorted(rows, key=lambda row: (row[0], row[1]))
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import textwrap
@@ -26,6 +25,7 @@ import httpx
 import msgspec
 from sqlalchemy import select
 from tests.integration.conftest import DAG_HEADER
+from tests.support import free_port
 
 from airlock.api.models import API_PREFIX
 from airlock.db.connect import open_database
@@ -58,13 +58,6 @@ FAST_SETTINGS = {
     "worker_shutdown_grace": "5",
 }
 """Short intervals, so that every reaction of the services takes seconds, not minutes."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_until(

@@ -13,7 +13,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from sqlalchemy import select
+from tests.support import free_port
 
 from airlock.api.models import API_PREFIX
 from airlock.db.engine import create_db_engine, make_session_factory
@@ -50,13 +50,6 @@ SETTINGS_ENV = {
     "AIRLOCK_PARSING_INTERVAL": "1",
 }
 """Short intervals: a dead worker's try is noticed in seconds, and Redis redelivers soon after."""
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass
