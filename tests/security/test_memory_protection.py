@@ -7,17 +7,15 @@ same-user rules apply and root's ``CAP_SYS_PTRACE`` does not: a process that cal
 
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import errno
 import os
 import signal
+import subprocess
+import sys
 from typing import TYPE_CHECKING
 
-from airlock.api.client import ExecutionApiClient
-from airlock.execution.memory_protection import is_dumpable, protect_memory
-from airlock.execution.supervisor import Supervisor
-from airlock.settings import Settings
+from airlock.execution.memory_protection import protect_memory
 
 if TYPE_CHECKING:
     import pwd
@@ -90,16 +88,21 @@ def test_a_protected_process_s_memory_is_closed_to_its_own_user(throwaway_user):
 
 
 def test_a_supervisor_protects_its_memory_before_it_holds_a_token(tmp_path):
-    """Making a ``Supervisor`` marks its process not dumpable (checked in a child process)."""
-    child = os.fork()
-    if child == 0:
-        code = 1
-        try:
-            client = ExecutionApiClient("http://127.0.0.1:9")
-            Supervisor(client, Settings(home=tmp_path))
-            asyncio.run(client.aclose())
-            code = 0 if not is_dumpable() else 3
-        finally:
-            os._exit(code)
-    _, status = os.waitpid(child, 0)
-    assert os.waitstatus_to_exitcode(status) == 0
+    """Making a ``Supervisor`` marks its process not dumpable (checked in a fresh interpreter)."""
+    program = f"""
+import asyncio
+from airlock.api.client import ExecutionApiClient
+from airlock.execution.memory_protection import is_dumpable
+from airlock.execution.supervisor import Supervisor
+from airlock.settings import Settings
+
+assert is_dumpable()
+client = ExecutionApiClient("http://127.0.0.1:9")
+Supervisor(client, Settings(home={str(tmp_path)!r}))
+asyncio.run(client.aclose())
+print("dumpable" if is_dumpable() else "protected")
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.strip() == "protected", done.stderr
