@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import msgspec
 
-from airlock.api.models import Model
+from airlock.api.models import DbInt, Model
 from airlock.execution.workload import ExecuteTask  # noqa: TC001 -- msgspec resolves it at runtime
 
 MAX_CLAIM = 256
@@ -21,11 +21,20 @@ MAX_WAIT = 30.0
 
 
 class WorkloadClaimRequest(Model, frozen=True):
-    """Body of ``POST /workloads/claim``: who claims, for which queues, and how many at most."""
+    """Body of ``POST /workloads/claim``: who claims, for which queues, and how many at most.
+
+    With ``start``, the claimed tries are also started (queued -> running) in the process
+    ``pid`` of ``unixname`` on ``hostname`` (the worker's supervisor), in the same transaction:
+    each workload then carries its run context and an execution token, and the supervisor
+    makes no ``/run`` request. Both need ``pid`` and ``unixname``.
+    """
 
     hostname: str
     queues: list[str] = msgspec.field(default_factory=lambda: ["default"])
     slots: int = 1
+    start: bool = False
+    pid: DbInt | None = None
+    unixname: str | None = None
 
 
 class WorkloadClaimResponse(Model, frozen=True):

@@ -168,6 +168,9 @@ class _SupervisedTry:
         self.last_heartbeat = self.started_at
         """When the API last recorded this try as alive (its start, or a heartbeat)."""
         self.api_away = False
+        self.started_pid: int | None = None
+        """The pid the API recorded at the start: the runner's, or this process's when the
+        worker's claim started the try."""
 
     async def run(self) -> TaskOutcome:
         try:
@@ -245,15 +248,13 @@ class _SupervisedTry:
         self.sup.emit(TaskEvent("reported", self.ti, update_state(update)))
 
     async def _start(self, proc: RunnerProcess) -> TIRunContext | None:
-        request = TIRunRequest(hostname=self.sup.hostname, pid=proc.pid, unixname=self.sup.unixname)
-        try:
-            context = await self._patiently(
-                lambda: self.api.start(request), self._outage_deadline()
-            )
-        except (ApiError, httpx.HTTPError) as exc:
-            self.stop_reason = f"the API refused to start the try: {exc}"
-            self.sink.supervisor("error", self.stop_reason)
-            return None
+        context = self.workload.run_context
+        if context is not None:  # the claim started the try for this supervisor's process
+            self.started_pid = os.getpid()
+        else:
+            context = await self._start_through_api(proc)
+            if context is None:
+                return None
         self.last_heartbeat = time.monotonic()
         self.sink.supervisor(
             "info",
@@ -263,6 +264,19 @@ class _SupervisedTry:
             try_number=context.try_number,
             **self.confinement.describe(),
         )
+        return context
+
+    async def _start_through_api(self, proc: RunnerProcess) -> TIRunContext | None:
+        request = TIRunRequest(hostname=self.sup.hostname, pid=proc.pid, unixname=self.sup.unixname)
+        try:
+            context = await self._patiently(
+                lambda: self.api.start(request), self._outage_deadline()
+            )
+        except (ApiError, httpx.HTTPError) as exc:
+            self.stop_reason = f"the API refused to start the try: {exc}"
+            self.sink.supervisor("error", self.stop_reason)
+            return None
+        self.started_pid = proc.pid
         return context
 
     async def _watch(
@@ -334,7 +348,7 @@ class _SupervisedTry:
 
     async def _heartbeat(self, proc: RunnerProcess) -> None:
         """Heartbeat until the API ends the try or ``heartbeat_max_misses`` fail in a row."""
-        request = HeartbeatRequest(hostname=self.sup.hostname, pid=proc.pid)
+        request = HeartbeatRequest(hostname=self.sup.hostname, pid=self.started_pid or proc.pid)
         limit = self.settings.heartbeat_max_misses
         misses = 0
         while True:

@@ -6,7 +6,10 @@ from typing import TYPE_CHECKING, TypedDict
 
 import msgspec
 
-from airlock.api.models import TaskInstanceKey  # noqa: TC001 -- msgspec resolves it at runtime
+from airlock.api.models import (  # noqa: TC001 -- msgspec resolves them at runtime
+    TaskInstanceKey,
+    TIRunContext,
+)
 
 if TYPE_CHECKING:
     from airlock.definitions.serialized import SerializedDag
@@ -16,7 +19,9 @@ class ExecuteTask(msgspec.Struct, frozen=True, kw_only=True):
     """Run one try: who it is, the DAG file that defines it, and the token to act with.
 
     ``token`` is a workload-scoped token, good only for starting this try; the supervisor
-    exchanges it for an execution token on ``/run``. It never reaches the runner.
+    exchanges it for an execution token on ``/run``. It never reaches the runner. A local
+    worker that claims with ``start`` gets tries already started for it instead: then
+    ``run_context`` is set, ``token`` is an execution token, and there is no ``/run`` to call.
     ``run_as_user`` and ``memory_limit`` (bytes) are the task's own; when unset, the worker's
     ``default_run_as_user`` and ``runner_memory_limit`` settings apply.
     """
@@ -28,6 +33,7 @@ class ExecuteTask(msgspec.Struct, frozen=True, kw_only=True):
     execution_timeout: float | None = None
     run_as_user: str | None = None
     memory_limit: int | None = None
+    run_context: TIRunContext | None = None
 
     def __repr__(self) -> str:
         ti = self.ti

@@ -3,8 +3,10 @@
 One process, one event loop, one :class:`~airlock.execution.supervisor.Supervisor` for every
 try it runs (each try still gets its own runner process). The worker claims queued tries from
 the Execution API with its worker credential (``POST /workloads/claim``): the API picks them
-``FOR UPDATE SKIP LOCKED``, so several workers never claim the same try, and mints their
-workload tokens, so the signing key never reaches a worker host.
+``FOR UPDATE SKIP LOCKED``, so several workers never claim the same try, starts them for this
+process in the same transaction and mints their execution tokens, so the signing key never
+reaches a worker host and a try costs no separate ``/run`` request. An idle worker holds
+``GET /workloads/wait`` open until work is queued.
 
 Stopping (SIGTERM or SIGINT): the worker claims nothing more and lets its running tries finish
 for up to ``worker_shutdown_grace`` seconds. Tries still running then are handed back
@@ -15,7 +17,9 @@ supervisors, refused at their next heartbeat, stop their runners. Nothing is lef
 from __future__ import annotations
 
 import asyncio
+import getpass
 import logging
+import os
 import signal
 import socket
 from dataclasses import dataclass, field
@@ -101,6 +105,7 @@ class LocalWorker:
         self.queues = queues
         self.parallelism = parallelism
         self.hostname = socket.gethostname()
+        self.unixname = getpass.getuser()
         self._credential = credential
         self._api_url = api_url or settings.api_url
         self._transport = transport
@@ -184,7 +189,14 @@ class LocalWorker:
             await asyncio.sleep(timeout)
 
     async def _claim(self, client: ExecutionApiClient, slots: int) -> list[ExecuteTask]:
-        body = WorkloadClaimRequest(hostname=self.hostname, queues=self.queues, slots=slots)
+        body = WorkloadClaimRequest(
+            hostname=self.hostname,
+            queues=self.queues,
+            slots=slots,
+            start=True,  # started for this process at once: no /run request per try
+            pid=os.getpid(),
+            unixname=self.unixname,
+        )
         try:
             response = await client.send(
                 "POST", "/workloads/claim", token=self._credential, content=_encoder.encode(body)

@@ -6,6 +6,10 @@ different tries), marked claimed by the worker (a conditional update: still queu
 unclaimed), and returned as workloads with freshly minted workload tokens. A claimed try that
 never starts is requeued by the scheduler's queued timeout.
 
+With ``start`` (what ``airlock worker`` asks), each claimed try is also started for the
+claiming supervisor in the same transaction, exactly as its ``/run`` would: the workload then
+carries the run context and an execution token, which saves a request per try.
+
 **Release**: a stopping worker hands back the running tries it could not finish. Each one that
 is still running in a process of that worker's host is archived and goes back to
 ``scheduled`` under a new id: the next scheduling pass queues it again (its next try), and the
@@ -18,14 +22,16 @@ import logging
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+import msgspec
 from sqlalchemy import select
 
-from airlock.api.models import TaskInstanceKey
+from airlock.api.models import TaskInstanceKey, TIRunRequest
 from airlock.db.models import TaskInstance
 from airlock.execution.log_sink import log_relative_path
 from airlock.execution.workload import ExecuteTask, runner_fields
 from airlock.scheduling.dag_store import load_dag
 from airlock.scheduling.tries import archive, conditional_update, renew
+from airlock.server import transitions
 from airlock.states import TaskInstanceState as TIState
 
 if TYPE_CHECKING:
@@ -53,14 +59,40 @@ def claim(
         .limit(request.slots)
         .with_for_update(skip_locked=True)
     ).all()
+    process = starting_process(request)
     workloads = []
     for ti in candidates:
         workload = _workload(session, ti, signer)
         expected = {"state": TIState.QUEUED, "claimed_at": None}
         claimed = {"claimed_by": f"{worker}@{request.hostname}", "claimed_at": now}
-        if workload is not None and conditional_update(session, ti.id, expected, **claimed):
-            workloads.append(workload)
+        if workload is None or not conditional_update(session, ti.id, expected, **claimed):
+            continue
+        if process is not None:
+            workload = _started(session, workload, process, signer)
+        workloads.append(workload)
     return workloads
+
+
+def starting_process(request: WorkloadClaimRequest) -> TIRunRequest | None:
+    """The process a claim starts its tries in, or ``None`` for a claim that only claims.
+
+    Raises:
+        ValueError: the claim asks to start its tries without naming the process.
+    """
+    if not request.start:
+        return None
+    if request.pid is None or not request.unixname:
+        raise ValueError("a claim that starts its tries names the process: pid and unixname")
+    return TIRunRequest(hostname=request.hostname, pid=request.pid, unixname=request.unixname)
+
+
+def _started(
+    session: Session, workload: ExecuteTask, process: TIRunRequest, signer: TokenSigner
+) -> ExecuteTask:
+    """Start a claimed try for the claiming process: its run context and an execution token."""
+    context = transitions.start(session, workload.ti.id, process)
+    token = signer.mint(workload.ti.id, scope="execution")
+    return msgspec.structs.replace(workload, token=token, run_context=context)
 
 
 def has_work(sessions: sessionmaker[Session], queues: list[str]) -> bool:

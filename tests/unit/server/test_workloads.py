@@ -79,6 +79,47 @@ def test_claim_returns_workloads_with_tokens_that_start_the_try(
     assert started.status_code == 200
 
 
+def test_a_claim_that_starts_its_tries_saves_the_run_request(
+    api, db, credentials, stored_dag, signer
+):
+    """With start, a claimed try is running for the claiming process and acts at once."""
+    ti_id = _queued(db)
+    answer = _claim(
+        api, credentials.mint("w1", lifetime=60), start=True, pid=4242, unixname="airlock"
+    )
+    assert answer.status_code == 200
+    (workload,) = msgspec.json.decode(answer.content, type=WorkloadClaimResponse).workloads
+    assert workload.run_context is not None
+    assert (workload.run_context.try_number, workload.run_context.dag_run.run_id) == (
+        db.ti(ti_id).try_number,
+        "run",
+    )
+    assert (signer.verify(workload.token).sub, signer.verify(workload.token).scope) == (
+        ti_id,
+        "execution",
+    )
+    ti = db.ti(ti_id)
+    assert (ti.state, ti.hostname, ti.pid, ti.unixname) == ("running", HOST, 4242, "airlock")
+    beat = {"hostname": HOST, "pid": 4242}
+    assert api.put(f"/task-instances/{ti_id}/heartbeat", token=workload.token, json=beat).is_success
+    again = {"hostname": HOST, "pid": 4242, "unixname": "airlock"}  # a lost answer, asked again
+    assert api.patch(f"/task-instances/{ti_id}/run", token=workload.token, json=again).is_success
+    done = api.patch(
+        f"/task-instances/{ti_id}/state", token=workload.token, json={"state": "success"}
+    )
+    assert done.status_code == 204
+
+
+@pytest.mark.parametrize("missing", [{"pid": 1}, {"unixname": "u"}, {}])
+def test_a_claim_that_starts_must_name_its_process(api, db, credentials, stored_dag, missing):
+    """Starting tries without the pid and user that run them is refused, and claims nothing."""
+    ti_id = _queued(db)
+    answer = _claim(api, credentials.mint("w1", lifetime=60), start=True, **missing)
+    assert answer.status_code == 422
+    assert answer.json()["detail"]["reason"] == "invalid_claim"
+    assert db.ti(ti_id).claimed_by is None
+
+
 def test_a_try_is_claimed_once_and_only_from_the_requested_queues(api, db, credentials, stored_dag):
     """A second claim does not get the same try; tries of other queues are left alone."""
     token = credentials.mint("w1", lifetime=60)

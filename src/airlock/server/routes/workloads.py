@@ -94,6 +94,10 @@ def claim(
             "invalid_claim",
             f"claim between 1 and {MAX_CLAIM} slots of at least one queue",
         )
+    try:
+        claims.starting_process(body)
+    except ValueError as exc:
+        raise HTTPProblem(HTTPStatus.UNPROCESSABLE_ENTITY, "invalid_claim", str(exc)) from None
     workloads = claims.claim(session, worker, body, server_state(request).signer)
     return json_response(WorkloadClaimResponse(workloads=workloads))
 
