@@ -237,3 +237,28 @@ def test_sigterm_lets_short_tries_finish_and_hands_back_long_ones(make_deploymen
     assert queued.state == "queued"
     assert queued.try_number == 2
     assert "handed back 1 running tries" in log
+
+
+def test_a_claimed_try_whose_runner_cannot_start_fails_with_the_reason(deployment):
+    """The claim started the try; a runner that cannot be launched still ends it, with why."""
+    deployment.write_dag(
+        """
+with DAG("unlaunchable") as dag:
+    @task(run_as_user="airlock-no-such-user")
+    def never():
+        return 1
+
+    never()
+"""
+    )
+    deployment.scan()
+    _trigger(deployment, "unlaunchable")
+    worker = deployment.worker_process("--parallelism", "2")
+    try:
+        deployment.run_until(deployment.run_finished("unlaunchable"), timeout=60, workers=[])
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        worker.wait(timeout=30)
+    (ti,) = deployment.tis("unlaunchable")
+    assert ti.state == "failed"
+    assert "airlock-no-such-user" in (ti.failure_reason or "")
