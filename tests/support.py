@@ -50,3 +50,26 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+JWT_SCAN = r"""
+import re
+JWT = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}")
+
+def jwts_in_memory(pid="self"):
+    found = 0
+    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
+        for line in maps:
+            span, perms = line.split()[:2]
+            if not perms.startswith("r"):
+                continue
+            start, end = (int(x, 16) for x in span.split("-"))
+            try:
+                mem.seek(start)
+                found += len(JWT.findall(mem.read(end - start)))
+            except (OSError, ValueError, OverflowError):
+                continue
+    return found
+"""
+"""Task-file source defining ``JWT`` (a pattern of JSON Web Tokens) and ``jwts_in_memory(pid)``,
+which counts them in a process's readable memory: put it before a DAG that scans for tokens."""

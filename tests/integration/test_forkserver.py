@@ -4,27 +4,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from tests.support import by_task, read_log
+from tests.support import JWT_SCAN, by_task, read_log
 
-MEMORY_SCAN = r"""
-import re
-JWT = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
-
-def jwts_in_memory(pid):
-    found = 0
-    with open(f"/proc/{pid}/maps") as maps, open(f"/proc/{pid}/mem", "rb", 0) as mem:
-        for line in maps:
-            span, perms = line.split()[:2]
-            if not perms.startswith("r"):
-                continue
-            start, end = (int(x, 16) for x in span.split("-"))
-            try:
-                mem.seek(start)
-                found += len(JWT.findall(mem.read(end - start)))
-            except (OSError, ValueError, OverflowError):
-                continue
-    return found
-
+MEMORY_SCAN = (
+    JWT_SCAN
+    + r"""
 def parent_of(pid):
     with open(f"/proc/{pid}/stat") as stat:
         return int(stat.read().rsplit(")", 1)[1].split()[1])
@@ -42,6 +26,7 @@ with DAG("scan_forkserver") as dag:
 
     scan()
 """
+)
 
 
 def test_fork_server_never_holds_a_token(write_dag, run_dag):

@@ -6,29 +6,13 @@ import json
 import subprocess
 import sys
 
-from tests.support import by_task
+from tests.support import JWT_SCAN, by_task
 
 SERVER_SIDE = ["fastapi", "sqlalchemy", "httpx", "jwt", "uvicorn", "starlette", "alembic"]
 
-SCAN_TASK = r"""
-import re
-JWT = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}")
-
-def _memory_hits():
-    hits = 0
-    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
-        for line in maps:
-            span, perms = line.split()[:2]
-            if not perms.startswith("r"):
-                continue
-            start, end = (int(x, 16) for x in span.split("-"))
-            try:
-                mem.seek(start)
-                hits += len(JWT.findall(mem.read(end - start)))
-            except (OSError, ValueError, OverflowError):
-                continue
-    return hits
-
+SCAN_TASK = (
+    JWT_SCAN
+    + r"""
 def _fd_targets():
     out = []
     for fd in os.listdir("/proc/self/fd"):
@@ -55,7 +39,7 @@ with DAG("snoop") as dag:
         found["open_files"] = files
         return {
             "jwt_in": sorted(k for k, v in found.items() if JWT.search(v)),
-            "memory_hits": _memory_hits(),
+            "memory_hits": jwts_in_memory(),
             "fd_targets": _fd_targets(),
             "server_modules": sorted(
                 m for m in sys.modules if m.split(".")[0] in %(server_side)r
@@ -64,6 +48,7 @@ with DAG("snoop") as dag:
 
     snoop()
 """
+)
 
 
 def test_runner_never_sees_a_token(write_dag, run_dag):

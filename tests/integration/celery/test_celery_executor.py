@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 from tests.integration.celery.celery_harness import processes_of, worker_refusals, worker_runs
+from tests.support import JWT_SCAN
 
 from airlock.states import TaskInstanceState
 
@@ -225,25 +226,10 @@ def test_runner_on_a_celery_worker_never_sees_a_token(write_dag, deployment, que
     assert found == {"jwt_in": [], "memory_hits": 0, "worker_env_seen": True}
 
 
-SNOOP_DAG = """
-import re
+SNOOP_DAG = (
+    JWT_SCAN
+    + """
 from pathlib import Path
-JWT = re.compile(rb"eyJ[A-Za-z0-9_-]{8,}\\.eyJ[A-Za-z0-9_-]{8,}")
-
-def _memory_hits():
-    hits = 0
-    with open("/proc/self/maps") as maps, open("/proc/self/mem", "rb", 0) as mem:
-        for line in maps:
-            span, perms = line.split()[:2]
-            if not perms.startswith("r"):
-                continue
-            start, end = (int(x, 16) for x in span.split("-"))
-            try:
-                mem.seek(start)
-                hits += len(JWT.findall(mem.read(end - start)))
-            except (OSError, ValueError, OverflowError):
-                continue
-    return hits
 
 def _ancestors():
     pid = os.getppid()
@@ -267,7 +253,7 @@ with DAG("snoop", schedule=None) as dag:
                     pass
         result = {
             "jwt_in": sorted(k for k, v in found.items() if JWT.search(v)),
-            "memory_hits": _memory_hits(),
+            "memory_hits": jwts_in_memory(),
             "worker_env_seen": any(b"AIRLOCK_CELERY_BROKER_URL" in v for v in found.values()),
         }
         folder = Path(__file__).parent
@@ -275,3 +261,4 @@ with DAG("snoop", schedule=None) as dag:
 
     snoop()
 """
+)
