@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Final
 
+from airlock.cli.arg_types import positive_int
+
 POOLS: Final = ("threads", "prefork", "solo")
 
 
@@ -29,7 +31,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     worker.add_argument(
         "--concurrency",
         "-c",
-        type=_positive_int,
+        type=positive_int,
         help="tries run at once (default: the parallelism setting)",
     )
     worker.add_argument(
@@ -75,13 +77,3 @@ def _queue_list(text: str) -> tuple[str, ...]:
     if not queues:
         raise argparse.ArgumentTypeError(f"{text!r} names no queue: give e.g. default,etl")
     return queues
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be 1 or more")
-    return value

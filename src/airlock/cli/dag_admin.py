@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-import argparse
-import json
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import func, select
 
+from airlock.cli.arg_types import iso_datetime, json_object
 from airlock.cli.output import add_json_flag, database, emit, emit_json
 
 if TYPE_CHECKING:
+    import argparse
+
     from sqlalchemy.orm import Session
 
 EXIT_HAS_ERRORS = 1
@@ -28,9 +28,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     errors.set_defaults(handler=list_errors)
     trigger = sub.add_parser("trigger", help="create a manual run; the scheduler runs it")
     trigger.add_argument("dag_id")
-    trigger.add_argument("--conf", type=_json_object, default=None, help="run conf (JSON)")
+    trigger.add_argument("--conf", type=json_object, default=None, help="run conf (JSON)")
     trigger.add_argument("--run-id", help="default: manual__<logical date>")
-    trigger.add_argument("--logical-date", type=_iso_datetime, help="default: now (UTC)")
+    trigger.add_argument("--logical-date", type=iso_datetime, help="default: now (UTC)")
     add_json_flag(trigger)
     trigger.set_defaults(handler=trigger_dag)
     for name, paused in (("pause", True), ("unpause", False)):
@@ -129,21 +129,3 @@ def set_paused(args: argparse.Namespace) -> int:
     else:
         print(f"DAG {args.dag_id} {'paused' if args.paused else 'unpaused'}")  # noqa: T201
     return 0
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"--conf is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("--conf must be a JSON object")
-    return value
-
-
-def _iso_datetime(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date or datetime") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from airlock.cli import dag_admin
+from airlock.cli.arg_types import iso_datetime, json_object, positive_int
 from airlock.cli.progress import ProgressPrinter, print_summary
 from airlock.exceptions import ConfigError
 
 if TYPE_CHECKING:
+    import argparse
+
     from airlock.local_run import RunReport
 
 EXIT_FAILED = 1
@@ -33,13 +34,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     test.add_argument("dag_file", type=Path, help="the DAG file")
     test.add_argument("--dag-id", help="the DAG to run, when the file defines several")
     test.add_argument(
-        "--logical-date", type=_iso_datetime, help="ISO date or datetime (default: now, UTC)"
+        "--logical-date", type=iso_datetime, help="ISO date or datetime (default: now, UTC)"
     )
-    test.add_argument("--conf", type=_json_object, default={}, help="run conf as a JSON object")
+    test.add_argument("--conf", type=json_object, default={}, help="run conf as a JSON object")
     test.add_argument("--json", type=Path, dest="json_report", help="write a JSON report here")
     test.add_argument(
         "--parallelism",
-        type=_positive_int,
+        type=positive_int,
         default=os.cpu_count() or 2,
         help="task instances running at once (default: the number of cores)",
     )
@@ -87,31 +88,3 @@ def run_dags_test(args: argparse.Namespace) -> int:
 def _write_report(path: Path, report: RunReport) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report.to_json(), indent=2, default=str) + "\n")
-
-
-def _iso_datetime(text: str) -> datetime:
-    try:
-        value = datetime.fromisoformat(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an ISO date or datetime") from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def _json_object(text: str) -> dict[str, Any]:
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise argparse.ArgumentTypeError(f"--conf is not valid JSON: {exc}") from None
-    if not isinstance(value, dict):
-        raise argparse.ArgumentTypeError("--conf must be a JSON object")
-    return value
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value

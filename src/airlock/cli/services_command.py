@@ -5,7 +5,6 @@
 
 from __future__ import annotations
 
-import argparse
 import os
 import signal
 import sys
@@ -13,7 +12,11 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from airlock.cli.arg_types import positive_int
+
 if TYPE_CHECKING:
+    import argparse
+
     from airlock.settings import Settings
 
 DAY = 86_400.0
@@ -24,14 +27,14 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     api = commands.add_parser("api-server", help="serve the Execution API (uvicorn)")
     api.add_argument("--host", help="address to listen on (default: api_host, 127.0.0.1)")
     api.add_argument("--port", type=int, help="port to listen on (default: api_port, 8080)")
-    api.add_argument("--workers", type=_positive_int, help="uvicorn worker processes")
+    api.add_argument("--workers", type=positive_int, help="uvicorn worker processes")
     api.set_defaults(handler=run_api_server)
     scheduler = commands.add_parser("scheduler", help="parse DAG files, create and queue runs")
     scheduler.add_argument("--dags-folder", type=Path, help="default: dags_folder (./dags)")
     scheduler.set_defaults(handler=run_scheduler)
     worker = commands.add_parser("worker", help="claim queued tries and run them here")
     worker.add_argument("--executor", choices=["local"], default="local")
-    worker.add_argument("--parallelism", type=_positive_int, help="tries at once (parallelism)")
+    worker.add_argument("--parallelism", type=positive_int, help="tries at once (parallelism)")
     worker.add_argument("--queues", default="default", help="comma-separated (default: default)")
     worker.set_defaults(handler=run_worker)
     token = commands.add_parser(
@@ -135,13 +138,3 @@ def _settings(**overrides: object) -> Settings:
     settings = Settings.load()
     changes = {name: value for name, value in overrides.items() if value is not None}
     return settings.with_changes(**changes) if changes else settings
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value

@@ -1,7 +1,8 @@
 """Fixtures for the Celery tests: real brokers, a real database, and a deployment of processes.
 
 Each test gets queues of its own (``airlock-test-<random>``), deleted afterwards, so tests do not
-see each other's messages on the shared Redis and RabbitMQ; and a PostgreSQL schema of its own.
+see each other's messages on the shared Redis and RabbitMQ; and a PostgreSQL schema of its own
+(the ``postgres_url`` fixture of ``tests/conftest.py``).
 """
 
 from __future__ import annotations
@@ -12,14 +13,10 @@ import uuid
 from typing import TYPE_CHECKING
 
 import kombu
-import psycopg
 import pytest
 import redis
-from sqlalchemy import text
 from tests.conftest import require_service
 from tests.integration.celery.celery_harness import Deployment
-
-from airlock.db.engine import create_db_engine
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterator
@@ -27,9 +24,6 @@ if TYPE_CHECKING:
 
 REDIS_URL = os.environ.get("AIRLOCK_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 RABBITMQ_URL = os.environ.get("AIRLOCK_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
-POSTGRES_URL = os.environ.get(
-    "AIRLOCK_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
-)
 
 
 def _redis_up() -> bool:
@@ -48,34 +42,10 @@ def _rabbitmq_up() -> bool:
     return True
 
 
-def _postgres_up() -> bool:
-    try:
-        psycopg.connect(POSTGRES_URL, connect_timeout=3).close()
-    except psycopg.OperationalError:
-        return False
-    return True
-
-
 @pytest.fixture
 def queue() -> str:
     """A Celery queue name no other test uses."""
     return f"airlock-test-{uuid.uuid4().hex[:10]}"
-
-
-@pytest.fixture
-def postgres_url() -> Iterator[str]:
-    """The URL of a fresh PostgreSQL schema, dropped afterwards."""
-    require_service(_postgres_up(), f"PostgreSQL at {POSTGRES_URL}")
-    schema = f"airlock_celery_{uuid.uuid4().hex[:12]}"
-    admin = create_db_engine(POSTGRES_URL)
-    with admin.begin() as connection:
-        connection.execute(text(f"CREATE SCHEMA {schema}"))
-    try:
-        yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as connection:
-            connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
 
 
 def _delete_redis_queue(*queues: str) -> None:
