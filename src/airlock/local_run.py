@@ -33,10 +33,9 @@ from airlock.exceptions import DagFileError
 from airlock.execution import event_loop
 from airlock.execution.dag_callbacks import run_dag_callbacks
 from airlock.execution.forkserver_client import ForkServerLauncher
-from airlock.execution.log_sink import log_relative_path
 from airlock.execution.process import ExecLauncher
 from airlock.execution.supervisor import Supervisor, TaskEvent
-from airlock.execution.workload import ExecuteTask, runner_fields
+from airlock.execution.workload import workload_for
 from airlock.scheduling.dagrun_scheduler import SchedulingPass, schedule_dag_run
 from airlock.scheduling.dagruns import create_dag_run
 from airlock.scheduling.parsing import parse_dag_file
@@ -353,16 +352,7 @@ class _RunLoop:
 
     def _start(self, queued: QueuedTry) -> None:
         key = queued.key
-        workload = ExecuteTask(
-            ti=key,
-            dag_file=self.dag.fileloc,
-            token=self.signer.mint(key.id, scope="workload"),
-            log_path=log_relative_path(
-                key.dag_id, key.run_id, key.task_id, key.map_index, key.try_number
-            ),
-            execution_timeout=queued.execution_timeout,
-            **runner_fields(self.dag, key.task_id),
-        )
+        workload = workload_for(key, self.dag, self.signer.mint(key.id, scope="workload"))
         task: asyncio.Task[object] = asyncio.create_task(self.supervisor.run(workload))
         self.running.add(task)
         task.add_done_callback(self._finished)

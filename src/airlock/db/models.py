@@ -26,6 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from airlock.api.models import TaskInstanceKey
+
 if TYPE_CHECKING:
     from sqlalchemy.engine import Dialect
 
@@ -129,6 +131,18 @@ class _TaskInstanceColumns:
 
 class TaskInstance(_TaskInstanceColumns, Base):
     """The current try of one task (or one mapped index of it) in one DAG run."""
+
+    @property
+    def key(self) -> TaskInstanceKey:
+        """Who this try is: what a workload and the runner's context name it by."""
+        return TaskInstanceKey(
+            id=self.id,
+            dag_id=self.dag_id,
+            run_id=self.run_id,
+            task_id=self.task_id,
+            map_index=self.map_index,
+            try_number=self.try_number,
+        )
 
     __tablename__ = "task_instance"
     __table_args__ = (

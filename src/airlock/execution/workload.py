@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -10,9 +10,10 @@ from airlock.api.models import (  # noqa: TC001 -- msgspec resolves them at runt
     TaskInstanceKey,
     TIRunContext,
 )
+from airlock.execution.log_sink import log_relative_path
 
 if TYPE_CHECKING:
-    from airlock.definitions.serialized import SerializedDag
+    from airlock.definitions.serialized import SerializedDag, SerializedTask
 
 
 class ExecuteTask(msgspec.Struct, frozen=True, kw_only=True):
@@ -40,20 +41,24 @@ class ExecuteTask(msgspec.Struct, frozen=True, kw_only=True):
         return f"ExecuteTask({ti.dag_id}.{ti.task_id} run={ti.run_id} try={ti.try_number})"
 
 
-class RunnerFields(TypedDict):
-    """The fields of an ``ExecuteTask`` that say how its runner process is confined."""
+def workload_for(key: TaskInstanceKey, dag: SerializedDag, token: str) -> ExecuteTask:
+    """The workload of try ``key`` of a task of ``dag``, acting with ``token``.
 
-    run_as_user: str | None
-    memory_limit: int | None
-
-
-def runner_fields(dag: SerializedDag, task_id: str) -> RunnerFields:
-    """The ``run_as_user`` and ``memory_limit`` task ``task_id`` of ``dag`` asks for.
-
-    A task the DAG no longer has asks for nothing: the worker's defaults apply.
+    The task's ``execution_timeout``, ``run_as_user`` and ``memory_limit`` come from the DAG; a
+    task the DAG no longer has asks for none of them (the worker's defaults apply).
     """
     try:
-        task = dag.task(task_id)
+        task: SerializedTask | None = dag.task(key.task_id)
     except KeyError:
-        return RunnerFields(run_as_user=None, memory_limit=None)
-    return RunnerFields(run_as_user=task.run_as_user, memory_limit=task.memory_limit)
+        task = None
+    return ExecuteTask(
+        ti=key,
+        dag_file=dag.fileloc,
+        token=token,
+        log_path=log_relative_path(
+            key.dag_id, key.run_id, key.task_id, key.map_index, key.try_number
+        ),
+        execution_timeout=task.execution_timeout if task else None,
+        run_as_user=task.run_as_user if task else None,
+        memory_limit=task.memory_limit if task else None,
+    )

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from airlock.api.models import TaskInstanceKey
 from airlock.db.models import DagRun, TaskInstance
 from airlock.scheduling.admission import admit
 from airlock.scheduling.expansion import (
@@ -48,6 +47,7 @@ if TYPE_CHECKING:
 
     from sqlalchemy.orm import Session
 
+    from airlock.api.models import TaskInstanceKey
     from airlock.definitions.serialized import ExpandSpec, SerializedDag, SerializedTask
 
 
@@ -277,15 +277,7 @@ def _queue(ti: TaskInstance, task: SerializedTask, now: datetime) -> QueuedTry:
     ti.end_date = None
     ti.claimed_by = None
     ti.claimed_at = None
-    key = TaskInstanceKey(
-        id=ti.id,
-        dag_id=ti.dag_id,
-        run_id=ti.run_id,
-        task_id=ti.task_id,
-        map_index=ti.map_index,
-        try_number=ti.try_number,
-    )
-    return QueuedTry(key=key, execution_timeout=task.execution_timeout, queue=task.queue)
+    return QueuedTry(key=ti.key, execution_timeout=task.execution_timeout, queue=task.queue)
 
 
 def _update_run_state(run: DagRun, graph: TaskGraph, tis: RunTaskInstances, now: datetime) -> None:

@@ -34,8 +34,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from airlock.db.changes import ChangeWatcher
 from airlock.db.models import DagModel, DagRun, Pool
-from airlock.execution.log_sink import log_relative_path
-from airlock.execution.workload import ExecuteTask, runner_fields
+from airlock.execution.workload import ExecuteTask, workload_for
 from airlock.scheduling.dag_processor import DagFolderProcessor
 from airlock.scheduling.dag_store import load_dag
 from airlock.scheduling.dagrun_scheduler import schedule_dag_run
@@ -251,14 +250,4 @@ class Scheduler:
         return int(running or 0) < dag.max_active_runs
 
     def _workload(self, item: QueuedTry, dag: SerializedDag) -> ExecuteTask:
-        key = item.key
-        return ExecuteTask(
-            ti=key,
-            dag_file=dag.fileloc,
-            token=self.signer.mint(key.id, scope="workload"),
-            log_path=log_relative_path(
-                key.dag_id, key.run_id, key.task_id, key.map_index, key.try_number
-            ),
-            execution_timeout=item.execution_timeout,
-            **runner_fields(dag, key.task_id),
-        )
+        return workload_for(item.key, dag, self.signer.mint(item.key.id, scope="workload"))

@@ -25,10 +25,9 @@ from typing import TYPE_CHECKING
 import msgspec
 from sqlalchemy import select
 
-from airlock.api.models import TaskInstanceKey, TIRunRequest
+from airlock.api.models import TIRunRequest
 from airlock.db.models import TaskInstance
-from airlock.execution.log_sink import log_relative_path
-from airlock.execution.workload import ExecuteTask, runner_fields
+from airlock.execution.workload import ExecuteTask, workload_for
 from airlock.scheduling.dag_store import load_dag
 from airlock.scheduling.tries import archive, conditional_update, renew
 from airlock.server import transitions
@@ -143,23 +142,4 @@ def _workload(session: Session, ti: TaskInstance, signer: TokenSigner) -> Execut
     if dag is None:
         log.warning("queued task instance %s has no stored DAG %r", ti.id, ti.dag_id)
         return None
-    try:
-        timeout = dag.task(ti.task_id).execution_timeout
-    except KeyError:
-        timeout = None
-    key = TaskInstanceKey(
-        id=ti.id,
-        dag_id=ti.dag_id,
-        run_id=ti.run_id,
-        task_id=ti.task_id,
-        map_index=ti.map_index,
-        try_number=ti.try_number,
-    )
-    return ExecuteTask(
-        ti=key,
-        dag_file=dag.fileloc,
-        token=signer.mint(ti.id, scope="workload"),
-        log_path=log_relative_path(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number),
-        execution_timeout=timeout,
-        **runner_fields(dag, ti.task_id),
-    )
+    return workload_for(ti.key, dag, signer.mint(ti.id, scope="workload"))
