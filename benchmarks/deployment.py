@@ -117,7 +117,6 @@ def deployment(
     *,
     database_url: str | None = None,
     parallelism: int = 32,
-    api_workers: int = 1,
     extra_env: dict[str, str] | None = None,
 ) -> Iterator[Deployment]:
     """Start API server, scheduler and one local worker on a fresh ``home``; stop them on exit."""
@@ -141,10 +140,7 @@ def deployment(
     env["AIRLOCK_WORKER_TOKEN_FILE"] = str(token_file)
     logs = home / "service-logs"
     logs.mkdir(exist_ok=True)
-    extra = {
-        "worker": ["--parallelism", str(parallelism)],
-        "api-server": ["--workers", str(api_workers)],
-    }
+    extra = {"worker": ["--parallelism", str(parallelism)]}
     procs = {
         name: subprocess.Popen(
             [*AIRLOCK, name, *extra.get(name, [])],
